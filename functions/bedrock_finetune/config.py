@@ -1,0 +1,204 @@
+"""The run configuration: one pydantic model, resolved from an inbox drop or a console start plus the stack defaults.
+
+Console input (exact field names) is :class:`ConsoleInput`; a per-file override for inbox drops is the same fields
+minus ``datasetUri``, carried as JSON in the object's ``x-amz-meta-finetune-config`` metadata, which is written in
+the same request as the object and so cannot race the upload.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+from collections.abc import Mapping
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic.alias_generators import to_camel
+
+from bedrock_finetune.errors import ConfigInvalid
+
+CustomizationType = Literal["FINE_TUNING", "CONTINUED_PRE_TRAINING"]
+DeploymentMode = Literal["auto", "provisioned", "on-demand", "none"]
+ResolvedDeploymentMode = Literal["provisioned", "on-demand", "none"]
+Trigger = Literal["inbox", "console"]
+
+METADATA_KEY = "finetune-config"
+INBOX_PREFIX = "inbox/"
+MODEL_NAME_PATTERN = re.compile(r"^([0-9a-zA-Z][_-]?){1,63}$")
+_S3_URI = re.compile(r"^s3://(?P<bucket>[a-z0-9][a-z0-9.\-]{1,61}[a-z0-9])/(?P<key>.+)$")
+
+
+class CamelModel(BaseModel):
+    """camelCase on the wire (state machine JSON, console input), snake_case in Python."""
+
+    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, extra="forbid", frozen=True)
+
+
+class S3Location(CamelModel):
+    bucket: str
+    key: str
+    version_id: str | None = None
+
+    @property
+    def uri(self) -> str:
+        return f"s3://{self.bucket}/{self.key}"
+
+    @property
+    def file_name(self) -> str:
+        return self.key.rsplit("/", 1)[-1]
+
+    @classmethod
+    def from_uri(cls, uri: str, *, field: str) -> S3Location:
+        match = _S3_URI.match(uri)
+        if not match:
+            raise ConfigInvalid(f"{field}: {uri!r} is not an s3://bucket/key URI")
+        return cls(bucket=match["bucket"], key=match["key"])
+
+
+# --- what a user may give ---------------------------------------------------------------------------------------------
+Prompt = Annotated[str, Field(min_length=1, max_length=4000)]
+
+
+class DeploymentInput(CamelModel):
+    mode: DeploymentMode | None = None
+    model_units: int | None = Field(default=None, ge=1, le=100)
+    keep: bool | None = None
+
+
+class SmokeTestInput(CamelModel):
+    prompts: list[Prompt] | None = Field(default=None, max_length=20)
+    count: int | None = Field(default=None, ge=0, le=20)
+    compare_with_base: bool | None = None
+
+
+class RunOverrides(CamelModel):
+    """Every console field except ``datasetUri``: the per-file override and the CLI's ``--config``."""
+
+    validation_dataset_uri: str | None = None
+    base_model_id: str | None = None
+    customization_type: CustomizationType | None = None
+    hyper_parameters: dict[str, str | int | float] | None = None
+    deployment: DeploymentInput | None = None
+    smoke_test: SmokeTestInput | None = None
+    model_name: str | None = None
+    validation_split_percent: int | None = Field(default=None, ge=0, le=50)
+
+    @field_validator("model_name")
+    @classmethod
+    def _model_name_pattern(cls, value: str | None) -> str | None:
+        if value is not None and not MODEL_NAME_PATTERN.match(value):
+            raise ValueError("must be 1-63 letters or digits, each optionally followed by one '_' or '-'")
+        return value
+
+
+class ConsoleInput(RunOverrides):
+    """The input of an execution started from the Step Functions console (or the CLI's ``--via console``)."""
+
+    dataset_uri: str
+
+
+# --- the stack's defaults (environment of every function) ------------------------------------------------------------
+class PollingSettings(CamelModel):
+    job_initial_seconds: int = Field(ge=0)
+    job_max_seconds: int = Field(ge=0)
+    job_timeout_seconds: int = Field(ge=1)
+    deployment_initial_seconds: int = Field(ge=0)
+    deployment_max_seconds: int = Field(ge=0)
+    deployment_timeout_seconds: int = Field(ge=1)
+
+
+class StackSettings(CamelModel):
+    """Read from the function's environment (set by template.yaml); unknown variables are ignored."""
+
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+    bucket_name: str
+    topic_arn: str = ""
+    bedrock_role_arn: str = ""
+    default_base_model_id: str = "amazon.nova-micro-v1:0:128k"
+    default_customization_type: CustomizationType = "FINE_TUNING"
+    default_hyperparameters: str = "{}"
+    default_deployment_mode: DeploymentMode = "auto"
+    default_model_units: int = 1
+    default_keep_deployment: bool = False
+    default_smoke_test_count: int = 3
+    default_validation_split_percent: int = 10
+    job_poll_initial_seconds: int = 60
+    job_poll_max_seconds: int = 900
+    job_timeout_hours: float = 72
+    deployment_poll_initial_seconds: int = 30
+    deployment_poll_max_seconds: int = 120
+    deployment_timeout_minutes: float = 90
+
+    @classmethod
+    def from_environ(cls, environ: Mapping[str, str] | None = None) -> StackSettings:
+        env = os.environ if environ is None else environ
+        values = {key.lower(): value for key, value in env.items() if key.isupper()}
+        try:
+            return cls.model_validate(values)
+        except ValidationError as exc:
+            raise ConfigInvalid(f"function environment: {describe_validation_error(exc)}") from exc
+
+    @property
+    def polling(self) -> PollingSettings:
+        return PollingSettings(
+            job_initial_seconds=self.job_poll_initial_seconds,
+            job_max_seconds=self.job_poll_max_seconds,
+            job_timeout_seconds=max(1, int(self.job_timeout_hours * 3600)),
+            deployment_initial_seconds=self.deployment_poll_initial_seconds,
+            deployment_max_seconds=self.deployment_poll_max_seconds,
+            deployment_timeout_seconds=max(1, int(self.deployment_timeout_minutes * 60)),
+        )
+
+    def default_hyperparameter_overrides(self) -> dict[str, str | int | float]:
+        try:
+            value = json.loads(self.default_hyperparameters or "{}")
+        except json.JSONDecodeError as exc:
+            raise ConfigInvalid(f"stack parameter HyperParameters: not JSON ({exc.msg})") from exc
+        if not isinstance(value, dict):
+            raise ConfigInvalid("stack parameter HyperParameters: must be a JSON object")
+        return value
+
+
+# --- the resolved configuration every step receives ------------------------------------------------------------------
+class DeploymentSettings(CamelModel):
+    requested_mode: DeploymentMode
+    mode: ResolvedDeploymentMode
+    model_units: int = Field(ge=1)
+    keep: bool
+
+
+class SmokeTestSettings(CamelModel):
+    prompts: list[str]
+    count: int
+    compare_with_base: bool
+
+
+class RunConfig(CamelModel):
+    run_id: str
+    execution_arn: str
+    region: str
+    bucket: str
+    trigger: Trigger
+    source: S3Location
+    source_in_inbox: bool
+    validation_source: S3Location | None
+    dataset_name: str
+    base_model_id: str
+    customization_type: CustomizationType
+    hyper_parameters: dict[str, str]
+    deployment: DeploymentSettings
+    smoke_test: SmokeTestSettings
+    polling: PollingSettings
+    model_name: str | None
+    validation_split_percent: int
+
+
+def describe_validation_error(exc: ValidationError) -> str:
+    """'field.path: message' for every problem, using the wire (camelCase) names."""
+    parts = []
+    for error in exc.errors():
+        path = ".".join(str(item) for item in error["loc"]) or "(input)"
+        parts.append(f"{path}: {error['msg']}")
+    return "; ".join(parts)

@@ -1,0 +1,85 @@
+"""Exception classes: their names are the contract with the state machine.
+
+The ASL retries the names in ``TRANSIENT`` and catches everything else into ``Cleanup``. A handler never returns an
+error as data and nothing matches on message text. Every message names what is wrong (field, file, line, rule) and
+never quotes dataset content.
+"""
+
+from __future__ import annotations
+
+
+class WorkflowError(Exception):
+    """Base class of every error the workflow raises on purpose."""
+
+
+# --- fatal: caught into Cleanup -----------------------------------------------------------------------------------
+class ConfigInvalid(WorkflowError):
+    """The run configuration (console input, object metadata, stack defaults) is invalid."""
+
+
+class UnknownModelError(ConfigInvalid):
+    """A base model id that the catalog does not know."""
+
+    def __init__(self, model_id: str, suggestions: list[str]) -> None:
+        self.model_id = model_id
+        self.suggestions = suggestions
+        hint = f"; closest known ids: {', '.join(suggestions)}" if suggestions else ""
+        super().__init__(f"unknown base model id {model_id!r}{hint} (see `bedrock-finetune models`)")
+
+
+class HyperparameterError(ConfigInvalid):
+    """One or more hyperparameters are unknown, of the wrong type or out of range."""
+
+    def __init__(self, problems: list[str]) -> None:
+        self.problems = problems
+        super().__init__("; ".join(problems))
+
+
+class DatasetInvalid(WorkflowError):
+    """The dataset broke one or more of the base model's rules (the report names file, line and rule)."""
+
+
+class DatasetUnreadable(WorkflowError):
+    """The dataset object does not exist or cannot be read."""
+
+
+class JobFailed(WorkflowError):
+    """The model customization job ended as Failed."""
+
+
+class JobStopped(WorkflowError):
+    """The model customization job ended as Stopped (by someone else, or by a timeout)."""
+
+
+class JobTimedOut(WorkflowError):
+    """The job ran longer than the configured timeout."""
+
+
+class DeploymentFailed(WorkflowError):
+    """Provisioned throughput or the custom model deployment ended as Failed."""
+
+
+class DeploymentTimedOut(WorkflowError):
+    """The deployment did not become ready within the configured timeout."""
+
+
+class SmokeTestFailed(WorkflowError):
+    """The deployed model gave no usable answer to the smoke-test prompts."""
+
+
+class CleanupIncomplete(WorkflowError):
+    """Cleanup could not remove everything; the notification lists what is left."""
+
+
+# --- transient: retried by the ASL with backoff --------------------------------------------------------------------
+class TransientAwsError(WorkflowError):
+    """Throttling, service unavailable, or another AWS error that is worth retrying."""
+
+
+TRANSIENT_ERROR_NAMES: tuple[str, ...] = (
+    "TransientAwsError",
+    "Lambda.ServiceException",
+    "Lambda.AWSLambdaException",
+    "Lambda.SdkClientException",
+    "Lambda.TooManyRequestsException",
+)

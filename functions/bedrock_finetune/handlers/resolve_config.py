@@ -1,0 +1,17 @@
+"""ResolveConfig: the run configuration from an inbox drop or a console start."""
+
+from bedrock_finetune import aws
+from bedrock_finetune.config import StackSettings
+from bedrock_finetune.handlers._step import logger, step
+from bedrock_finetune.logic.resolve_config import resolve
+from bedrock_finetune.models import ResolveConfigInput, ResolveConfigOutput
+
+
+@step(ResolveConfigInput)
+def handler(event: ResolveConfigInput) -> ResolveConfigOutput:
+    config = resolve(event.input, event.execution, StackSettings.from_environ(), aws.region())
+    logger.info(
+        "config resolved",
+        extra={"trigger": config.trigger, "base_model_id": config.base_model_id, "mode": config.deployment.mode},
+    )
+    return ResolveConfigOutput(config=config)

@@ -1,0 +1,97 @@
+"""DeployModel, PollDeployment and ReleaseDeployment: no-commitment provisioned throughput or an on-demand custom
+model deployment, and its removal. Deletion treats 'not found' as already done, so it is safe to repeat."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from botocore.exceptions import ClientError
+
+from bedrock_finetune import aws, naming
+from bedrock_finetune.config import RunConfig
+from bedrock_finetune.errors import DeploymentTimedOut
+from bedrock_finetune.logic.training import next_wait, tags
+from bedrock_finetune.models import DeploymentInfo, DeploymentKind, DeploymentStatusOutput, JobInfo, JobStatusOutput
+
+READY_STATUSES = frozenset({"InService", "Active"})
+PENDING_STATUSES = frozenset({"Creating", "Updating"})
+
+
+def deployment_name(config: RunConfig) -> str:
+    return naming.resource_name(config.dataset_name, config.execution_arn, prefix="ft-")
+
+
+def deploy(config: RunConfig, job: JobInfo, job_status: JobStatusOutput, sha256: str) -> DeploymentInfo:
+    mode = config.deployment.mode
+    if mode == "none":
+        raise ValueError("deployment mode none has no deployment to create")
+    model_arn = job_status.model_arn or job.model_name
+    name = deployment_name(config)
+    token = naming.request_token(config.execution_arn, sha256, f"deploy-{mode}")
+    bedrock = aws.client("bedrock")
+    with aws.transient_errors():
+        if mode == "provisioned":
+            # No commitmentDuration: a no-commitment throughput can always be deleted, a committed one cannot.
+            response = bedrock.create_provisioned_model_throughput(
+                modelUnits=config.deployment.model_units,
+                provisionedModelName=name,
+                modelId=model_arn,
+                clientRequestToken=token,
+                tags=tags(config, sha256),
+            )
+            arn = response["provisionedModelArn"]
+        else:
+            response = bedrock.create_custom_model_deployment(
+                modelDeploymentName=name,
+                modelArn=model_arn,
+                description=f"bedrock-finetune run {config.run_id}",
+                clientRequestToken=token,
+                tags=tags(config, sha256),
+            )
+            arn = response["customModelDeploymentArn"]
+    units = config.deployment.model_units if mode == "provisioned" else None
+    return DeploymentInfo(mode=mode, arn=arn, name=name, model_arn=model_arn, model_units=units)
+
+
+def describe(kind: DeploymentKind, arn: str) -> dict[str, Any]:
+    bedrock = aws.client("bedrock")
+    with aws.transient_errors():
+        if kind == "provisioned":
+            return dict(bedrock.get_provisioned_model_throughput(provisionedModelId=arn))
+        return dict(bedrock.get_custom_model_deployment(customModelDeploymentIdentifier=arn))
+
+
+def poll(config: RunConfig, deployment: DeploymentInfo, now: datetime | None = None) -> DeploymentStatusOutput:
+    response = describe(deployment.mode, deployment.arn)
+    status = str(response.get("status", "Unknown"))
+    created = response.get("creationTime") or response.get("createdAt")
+    now = now or datetime.now(UTC)
+    elapsed = (now - created).total_seconds() if isinstance(created, datetime) else 0.0
+    polling = config.polling
+    if status in PENDING_STATUSES and elapsed > polling.deployment_timeout_seconds:
+        raise DeploymentTimedOut(
+            f"{deployment.name} still {status} after {int(elapsed)} s (timeout {polling.deployment_timeout_seconds} s)"
+        )
+    return DeploymentStatusOutput(
+        status=status,
+        message=str(response.get("failureMessage") or f"{deployment.name} is {status}"),
+        elapsed_seconds=int(elapsed),
+        wait_seconds=next_wait(elapsed, polling.deployment_initial_seconds, polling.deployment_max_seconds),
+    )
+
+
+def delete(kind: DeploymentKind, arn: str) -> bool:
+    """Delete the throughput or deployment; False when it was already gone."""
+    bedrock = aws.client("bedrock")
+    try:
+        with aws.transient_errors():
+            if kind == "provisioned":
+                bedrock.delete_provisioned_model_throughput(provisionedModelId=arn)
+            else:
+                bedrock.delete_custom_model_deployment(customModelDeploymentIdentifier=arn)
+    except ClientError as exc:
+        if aws.is_not_found(exc):
+            return False
+        raise
+    return True

@@ -1,0 +1,142 @@
+"""The run report (JSON in reports/, next to a quarantined dataset, and the basis of every notification).
+
+It carries ids, counts, codes, losses and timings; never dataset content (smoke-test prompts and answers stay in
+their own private object, referenced by key)."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from typing import Any, Literal
+
+from bedrock_finetune.models import ExecutionContext, RunState
+
+Outcome = Literal["SUCCEEDED", "FAILED"]
+VALIDATION_ERRORS_IN_REPORT = 100
+VALIDATION_ERRORS_IN_MESSAGE = 10
+
+
+def build_report(
+    state: RunState,
+    execution: ExecutionContext,
+    *,
+    outcome: Outcome,
+    dataset_uri: str | None,
+    source_uri: str | None = None,
+    validation_report: dict[str, Any] | None = None,
+    cleanup: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    config = state.config
+    report: dict[str, Any] = {
+        "outcome": outcome,
+        "runId": config.run_id if config else execution.name,
+        "executionArn": execution.id,
+        "startedAt": execution.start_time,
+        "finishedAt": datetime.now(UTC).isoformat(),
+        "dataset": {"source": source_uri or (config.source.uri if config else None), "finalUri": dataset_uri},
+    }
+    if config:
+        report["baseModelId"] = config.base_model_id
+        report["customizationType"] = config.customization_type
+        report["hyperParameters"] = config.hyper_parameters
+    if state.validation:
+        report["validation"] = {
+            "reportUri": f"s3://{config.bucket}/{state.validation.report_key}" if config else None,
+            "files": [item.model_dump(mode="json", by_alias=True) for item in state.validation.files],
+            "warningCounts": state.validation.warning_counts,
+            "estimatedTokens": state.validation.estimated_tokens,
+        }
+    if validation_report is not None:
+        report["validation"] = {
+            "valid": validation_report.get("valid"),
+            "errorCounts": (validation_report.get("stats") or {}).get("error_counts"),
+            "errors": (validation_report.get("errors") or [])[:VALIDATION_ERRORS_IN_REPORT],
+            "warningCount": len(validation_report.get("warnings") or []),
+        }
+    if state.staged:
+        report["dataset"]["staged"] = state.staged.model_dump(mode="json", by_alias=True)
+    if state.job:
+        report["job"] = {"arn": state.job.job_arn, "name": state.job.job_name}
+        report["model"] = {"name": state.job.model_name}
+    if state.job_status:
+        report.setdefault("job", {}).update(
+            status=state.job_status.status,
+            message=state.job_status.message,
+            elapsedSeconds=state.job_status.elapsed_seconds,
+        )
+        report.setdefault("model", {})["arn"] = state.job_status.model_arn
+        if state.job_status.metrics:
+            report["metrics"] = state.job_status.metrics.model_dump(mode="json", by_alias=True)
+    if state.deployment:
+        kept = outcome == "SUCCEEDED" and state.release is None
+        report["deployment"] = {
+            "mode": state.deployment.mode,
+            "arn": state.deployment.arn,
+            "name": state.deployment.name,
+            "modelUnits": state.deployment.model_units,
+            "status": state.deployment_status.status if state.deployment_status else None,
+            "kept": kept,
+        }
+    elif config:
+        report["deployment"] = {"mode": config.deployment.mode, "arn": None, "kept": False}
+    if state.smoke_test:
+        report["smokeTest"] = state.smoke_test.model_dump(mode="json", by_alias=True)
+    if state.error:
+        report["error"] = {"error": state.error.Error, "cause": state.error.Cause}
+    if cleanup is not None:
+        report["cleanup"] = cleanup
+    return report
+
+
+def subject(report: dict[str, Any]) -> str:
+    dataset = report.get("dataset") or {}
+    name = dataset.get("source") or dataset.get("finalUri") or report.get("runId") or "run"
+    name = str(name).rsplit("/", 1)[-1]
+    if report.get("outcome") == "SUCCEEDED":
+        text = f"bedrock-finetune SUCCEEDED: {name}"
+    else:
+        error = (report.get("error") or {}).get("error") or "error"
+        text = f"bedrock-finetune FAILED ({error}): {name}"
+    # SNS subjects: printable ASCII, at most 100 characters.
+    return "".join(char if 32 <= ord(char) < 127 else "?" for char in text)[:100]
+
+
+def message(report: dict[str, Any]) -> str:
+    """A plain-text notification for a person, followed by the report as JSON."""
+    lines = [subject(report), ""]
+    lines.append(f"Run: {report.get('runId')}  ({report.get('executionArn')})")
+    lines.append(f"Dataset: {(report.get('dataset') or {}).get('source')}")
+    lines.append(f"Dataset now at: {(report.get('dataset') or {}).get('finalUri')}")
+    if report.get("baseModelId"):
+        lines.append(f"Base model: {report['baseModelId']} ({report.get('customizationType')})")
+    model = report.get("model") or {}
+    if model.get("arn"):
+        lines.append(f"Custom model: {model['arn']}")
+    metrics = report.get("metrics") or {}
+    if metrics:
+        lines.append(f"Training loss: {metrics.get('trainingLoss')}  validation loss: {metrics.get('validationLoss')}")
+    deployment = report.get("deployment") or {}
+    if deployment.get("arn"):
+        state = "kept" if deployment.get("kept") else "deleted"
+        units = f", {deployment['modelUnits']} model unit(s)" if deployment.get("modelUnits") else ""
+        lines.append(f"Deployment ({deployment.get('mode')}{units}, {state}): {deployment['arn']}")
+    smoke = report.get("smokeTest") or {}
+    if smoke:
+        lines.append(
+            f"Smoke test: {smoke.get('answered')}/{smoke.get('prompts')} answered, "
+            f"median latency {smoke.get('medianLatencyMs')} ms"
+            + (f" (skipped: {smoke['skippedReason']})" if smoke.get("skippedReason") else "")
+        )
+    error = report.get("error") or {}
+    if error:
+        lines += ["", f"Error: {error.get('error')}", f"Cause: {error.get('cause')}"]
+    validation = report.get("validation") or {}
+    for issue in (validation.get("errors") or [])[:VALIDATION_ERRORS_IN_MESSAGE]:
+        lines.append(f"  {issue.get('file')}:{issue.get('line')} {issue.get('code')} {issue.get('message')}")
+    cleanup = report.get("cleanup") or {}
+    if cleanup:
+        lines.append("")
+        lines += [f"Cleanup: {action}" for action in cleanup.get("actions", [])]
+        lines += [f"LEFT RUNNING, delete by hand: {item}" for item in cleanup.get("leftovers", [])]
+    lines += ["", "Report:", json.dumps(report, indent=2, default=str)]
+    return "\n".join(lines)

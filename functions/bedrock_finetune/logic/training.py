@@ -1,0 +1,123 @@
+"""CreateCustomizationJob and PollJob."""
+
+from __future__ import annotations
+
+import csv
+import io
+from datetime import UTC, datetime
+from typing import Any
+
+from bedrock_finetune import aws, naming
+from bedrock_finetune.config import RunConfig
+from bedrock_finetune.errors import JobTimedOut
+from bedrock_finetune.models import (
+    JobInfo,
+    JobMetrics,
+    JobStatusOutput,
+    MetricsFile,
+    StageDatasetOutput,
+    ValidateDatasetOutput,
+)
+
+MANAGED_BY = "bedrock-finetune"
+ACTIVE_STATUSES = frozenset({"InProgress", "Stopping"})
+
+
+def tags(config: RunConfig, sha256: str) -> list[dict[str, str]]:
+    """Tags on every resource a run creates: Cleanup and people can find what belongs to which run."""
+    return [
+        {"key": "managed-by", "value": MANAGED_BY},
+        {"key": "run-id", "value": naming.tag_value(config.run_id)},
+        {"key": "execution-arn", "value": naming.tag_value(config.execution_arn)},
+        {"key": "dataset-sha256", "value": sha256},
+        {"key": "source-key", "value": naming.tag_value(config.source.key)},
+    ]
+
+
+def create_job(
+    config: RunConfig, validation: ValidateDatasetOutput, staged: StageDatasetOutput, role_arn: str
+) -> JobInfo:
+    job_name = naming.resource_name(config.dataset_name, config.execution_arn, prefix="ft-")
+    model_name = config.model_name or naming.resource_name(config.dataset_name, config.execution_arn)
+    output_uri = f"s3://{config.bucket}/{naming.output_prefix(config.run_id)}"
+    request: dict[str, Any] = {
+        "jobName": job_name,
+        "customModelName": model_name,
+        "roleArn": role_arn,
+        "clientRequestToken": naming.request_token(config.execution_arn, staged.sha256, "job"),
+        "baseModelIdentifier": config.base_model_id,
+        "customizationType": config.customization_type,
+        "hyperParameters": dict(config.hyper_parameters),
+        "trainingDataConfig": {"s3Uri": staged.train.uri},
+        "outputDataConfig": {"s3Uri": output_uri},
+        "jobTags": tags(config, staged.sha256),
+        "customModelTags": tags(config, staged.sha256),
+    }
+    if staged.validation is not None:
+        request["validationDataConfig"] = {"validators": [{"s3Uri": staged.validation.uri}]}
+    with aws.transient_errors():
+        response = aws.client("bedrock").create_model_customization_job(**request)
+    return JobInfo(job_arn=response["jobArn"], job_name=job_name, model_name=model_name, output_s3_uri=output_uri)
+
+
+def next_wait(elapsed: float, initial: int, cap: int) -> int:
+    """The poll interval grows with the time already spent (a quarter of it), from ``initial`` up to ``cap``."""
+    return int(min(cap, max(initial, elapsed / 4)))
+
+
+def poll_job(config: RunConfig, job: JobInfo, now: datetime | None = None) -> JobStatusOutput:
+    with aws.transient_errors():
+        response = aws.client("bedrock").get_model_customization_job(jobIdentifier=job.job_arn)
+    status = str(response.get("status", "Unknown"))
+    created = response.get("creationTime")
+    now = now or datetime.now(UTC)
+    elapsed = (now - created).total_seconds() if isinstance(created, datetime) else 0.0
+    polling = config.polling
+    if status in ACTIVE_STATUSES and elapsed > polling.job_timeout_seconds:
+        raise JobTimedOut(
+            f"job {job.job_name} still {status} after {int(elapsed)} s (timeout {polling.job_timeout_seconds} s)"
+        )
+    details = {
+        name: str(value.get("status"))
+        for name, value in (response.get("statusDetails") or {}).items()
+        if isinstance(value, dict) and "status" in value
+    }
+    metrics = _metrics(config, response) if status == "Completed" else None
+    return JobStatusOutput(
+        status=status,
+        message=str(response.get("failureMessage") or f"job {job.job_name} is {status}"),
+        elapsed_seconds=int(elapsed),
+        wait_seconds=next_wait(elapsed, polling.job_initial_seconds, polling.job_max_seconds),
+        status_details=details,
+        model_arn=response.get("outputModelArn"),
+        metrics=metrics,
+    )
+
+
+def _metrics(config: RunConfig, response: dict[str, Any]) -> JobMetrics:
+    """Losses from the job, and the metric CSVs found by listing the output prefix (their path varies)."""
+    validation_metrics = response.get("validationMetrics") or []
+    keys = aws.list_keys(config.bucket, naming.output_prefix(config.run_id))
+    training_key = next((key for key in keys if key.endswith("step_wise_training_metrics.csv")), None)
+    validation_key = next((key for key in keys if key.endswith("validation_metrics.csv")), None)
+    return JobMetrics(
+        training_loss=(response.get("trainingMetrics") or {}).get("trainingLoss"),
+        validation_loss=validation_metrics[0].get("validationLoss") if validation_metrics else None,
+        training_csv=_metrics_file(config.bucket, training_key, "training_loss"),
+        validation_csv=_metrics_file(config.bucket, validation_key, "validation_loss"),
+    )
+
+
+def _metrics_file(bucket: str, key: str | None, column: str) -> MetricsFile | None:
+    if key is None:
+        return None
+    text = aws.get_text(bucket, key)
+    if text is None:
+        return None
+    rows = list(csv.DictReader(io.StringIO(text)))
+    final = rows[-1].get(column) if rows else None
+    try:
+        final_loss = float(final) if final not in (None, "") else None
+    except ValueError:
+        final_loss = None
+    return MetricsFile(key=key, rows=len(rows), final_loss=final_loss)

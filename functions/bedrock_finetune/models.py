@@ -1,0 +1,237 @@
+"""Typed boundaries: the input and output of every step. Each Lambda returns only its own result; the ASL places it
+with ``ResultPath`` so no step can clobber another's state. Nothing here carries dataset content."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from bedrock_finetune.config import CamelModel, RunConfig, S3Location
+
+DeploymentKind = Literal["provisioned", "on-demand"]
+
+
+class ExecutionContext(BaseModel):
+    """``$$.Execution`` from the context object."""
+
+    model_config = ConfigDict(extra="ignore", populate_by_name=True, frozen=True)
+
+    id: str = Field(alias="Id")
+    name: str = Field(alias="Name")
+    start_time: str | None = Field(default=None, alias="StartTime")
+    input: dict[str, Any] | None = Field(default=None, alias="Input")
+
+
+# --- ResolveConfig ----------------------------------------------------------------------------------------------------
+class ResolveConfigInput(CamelModel):
+    input: dict[str, Any]
+    execution: ExecutionContext
+
+
+class ResolveConfigOutput(CamelModel):
+    config: RunConfig
+
+
+# --- ValidateDataset --------------------------------------------------------------------------------------------------
+class ValidatedFile(CamelModel):
+    role: Literal["train", "validation"]
+    location: S3Location
+    sha256: str
+    bytes: int
+    records: int
+
+
+class ValidateDatasetInput(CamelModel):
+    config: RunConfig
+
+
+class ValidateDatasetOutput(CamelModel):
+    valid: bool
+    report_key: str
+    files: list[ValidatedFile]
+    error_counts: dict[str, int]
+    warning_counts: dict[str, int]
+    estimated_tokens: int
+
+    def file(self, role: str) -> ValidatedFile | None:
+        return next((item for item in self.files if item.role == role), None)
+
+
+# --- StageDataset -----------------------------------------------------------------------------------------------------
+class SplitInfo(CamelModel):
+    percent: int
+    train_records: int
+    validation_records: int
+    seed: str
+
+
+class StageDatasetInput(CamelModel):
+    config: RunConfig
+    validation: ValidateDatasetOutput
+
+
+class StageDatasetOutput(CamelModel):
+    sha256: str
+    train: S3Location
+    validation: S3Location | None
+    train_records: int
+    validation_records: int
+    split: SplitInfo | None
+
+
+# --- CreateCustomizationJob -------------------------------------------------------------------------------------------
+class CreateCustomizationJobInput(CamelModel):
+    config: RunConfig
+    validation: ValidateDatasetOutput
+    staged: StageDatasetOutput
+
+
+class JobInfo(CamelModel):
+    job_arn: str
+    job_name: str
+    model_name: str
+    output_s3_uri: str
+
+
+# --- PollJob ----------------------------------------------------------------------------------------------------------
+class MetricsFile(CamelModel):
+    key: str
+    rows: int
+    final_loss: float | None
+
+
+class JobMetrics(CamelModel):
+    training_loss: float | None = None
+    validation_loss: float | None = None
+    training_csv: MetricsFile | None = None
+    validation_csv: MetricsFile | None = None
+
+
+class PollJobInput(CamelModel):
+    config: RunConfig
+    job: JobInfo
+
+
+class JobStatusOutput(CamelModel):
+    status: str
+    message: str
+    elapsed_seconds: int
+    wait_seconds: int
+    status_details: dict[str, str] = Field(default_factory=dict)
+    model_arn: str | None = None
+    metrics: JobMetrics | None = None
+
+
+# --- DeployModel / PollDeployment / ReleaseDeployment --------------------------------------------------------------
+class DeployModelInput(CamelModel):
+    config: RunConfig
+    staged: StageDatasetOutput
+    job: JobInfo
+    job_status: JobStatusOutput
+
+
+class DeploymentInfo(CamelModel):
+    mode: DeploymentKind
+    arn: str
+    name: str
+    model_arn: str
+    model_units: int | None = None
+
+
+class PollDeploymentInput(CamelModel):
+    config: RunConfig
+    deployment: DeploymentInfo
+
+
+class DeploymentStatusOutput(CamelModel):
+    status: str
+    message: str
+    elapsed_seconds: int
+    wait_seconds: int
+
+
+class ReleaseDeploymentInput(CamelModel):
+    deployment: DeploymentInfo
+    execution: ExecutionContext
+
+
+class ReleaseDeploymentOutput(CamelModel):
+    arn: str
+    deleted: bool
+
+
+# --- SmokeTest -------------------------------------------------------------------------------------------------------
+class SmokeTestInput(CamelModel):
+    config: RunConfig
+    staged: StageDatasetOutput
+    deployment: DeploymentInfo
+
+
+class SmokeTestOutput(CamelModel):
+    """Counts and timings only: prompts and answers (dataset content) go to the private report object."""
+
+    model_id: str
+    prompt_source: Literal["config", "validation", "train", "none"]
+    prompts: int
+    answered: int
+    latencies_ms: list[int]
+    median_latency_ms: int | None
+    base_model_answered: int | None = None
+    results_key: str | None = None
+    skipped_reason: str | None = None
+
+
+# --- Finalize / Cleanup / Notify ------------------------------------------------------------------------------------
+class CaughtError(BaseModel):
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+    Error: str = "States.Unknown"
+    Cause: str | None = None
+
+
+class RunState(BaseModel):
+    """The whole state as Finalize, Cleanup and Notify see it: every part optional, since a run may fail anywhere."""
+
+    model_config = ConfigDict(extra="ignore", populate_by_name=True, frozen=True)
+
+    config: RunConfig | None = None
+    validation: ValidateDatasetOutput | None = None
+    staged: StageDatasetOutput | None = None
+    job: JobInfo | None = None
+    job_status: JobStatusOutput | None = Field(default=None, alias="jobStatus")
+    deployment: DeploymentInfo | None = None
+    deployment_status: DeploymentStatusOutput | None = Field(default=None, alias="deploymentStatus")
+    smoke_test: SmokeTestOutput | None = Field(default=None, alias="smokeTest")
+    release: ReleaseDeploymentOutput | None = None
+    error: CaughtError | None = None
+    cleanup_error: CaughtError | None = Field(default=None, alias="cleanupError")
+    cleanup: dict[str, Any] | None = None
+
+
+class WholeStateInput(CamelModel):
+    state: dict[str, Any]
+    execution: ExecutionContext
+
+
+class ReportOutput(CamelModel):
+    report: dict[str, Any]
+    report_uri: str
+    dataset_uri: str | None
+
+
+class CleanupOutput(ReportOutput):
+    actions: list[str]
+    leftovers: list[str]
+
+
+class NotifyInput(CamelModel):
+    outcome: Literal["SUCCEEDED", "FAILED"]
+    report: dict[str, Any] | None = None
+    state: dict[str, Any] | None = None
+    execution: ExecutionContext | None = None
+
+
+class NotifyOutput(CamelModel):
+    message_id: str
+    subject: str

@@ -1,0 +1,182 @@
+"""``bedrock-finetune local run`` and ``bedrock-finetune demo``: the real workflow on local AWS."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from pathlib import Path
+from typing import Any, TextIO
+
+from bedrock_finetune_local import runner
+from bedrock_finetune_local.aws.faults import Fault
+from bedrock_finetune_local.cli import UsageError
+
+GREEN, RED, YELLOW, DIM, BOLD, RESET = "\033[32m", "\033[31m", "\033[33m", "\033[2m", "\033[1m", "\033[0m"
+
+
+def register(subparsers: Any) -> None:
+    local = subparsers.add_parser("local", help="run the workflow on local AWS (moto), no account needed")
+    local_commands = local.add_subparsers(dest="local_command", required=True)
+    run = local_commands.add_parser(
+        "run",
+        help="deploy template.yaml locally, drop a dataset and run the real state machine",
+        description="Runs statemachine/finetune.asl.json with the real handlers against moto, with Bedrock "
+        "emulated. Exit 0 if the execution succeeded, 1 otherwise, 2 on usage errors.",
+    )
+    run.add_argument("--dataset", required=True, type=Path, help="the .jsonl file to drop")
+    run.add_argument("--config", type=Path, help="JSON file with console input fields (except datasetUri)")
+    run.add_argument("--via", choices=["inbox", "console"], default="inbox")
+    run.add_argument("--key", help="S3 key to upload to (default inbox/<file name>, or uploads/<file name>)")
+    run.add_argument("--job-outcome", choices=["Completed", "Failed", "Stopped"], default="Completed")
+    run.add_argument("--deploy-outcome", choices=["InService", "Failed"], default="InService")
+    run.add_argument(
+        "--fault",
+        action="append",
+        default=[],
+        metavar="SERVICE:Operation=ErrorCode[*N]",
+        help="make an AWS operation answer an error code (first N calls, or all); repeatable",
+    )
+    run.add_argument("--json", action="store_true", help="print exactly one JSON object")
+    run.set_defaults(func=_run_command)
+
+    demo = subparsers.add_parser("demo", help="a successful run and a failing run of the sample datasets")
+    demo.set_defaults(func=_demo_command)
+
+
+def _load_config(path: Path | None) -> dict[str, Any] | None:
+    if path is None:
+        return None
+    try:
+        value = json.loads(path.read_text())
+    except (OSError, json.JSONDecodeError) as exc:
+        raise UsageError(f"--config {path}: {exc}") from exc
+    if not isinstance(value, dict):
+        raise UsageError(f"--config {path}: must hold a JSON object")
+    if "datasetUri" in value:
+        raise UsageError(f"--config {path}: datasetUri comes from --dataset, remove it")
+    return value
+
+
+def _colour(stream: TextIO) -> bool:
+    return stream.isatty() and "NO_COLOR" not in os.environ
+
+
+def _paint(text: str, code: str, on: bool) -> str:
+    return f"{code}{text}{RESET}" if on else text
+
+
+def print_state(line: runner.StateLine, stream: TextIO | None = None) -> None:
+    stream = stream or sys.stdout
+    on = _colour(stream)
+    if line.outcome == "ok":
+        mark = _paint("ok    ", GREEN, on)
+    elif line.outcome.startswith("retried"):
+        mark = _paint("retry ", YELLOW, on)
+    else:
+        mark = _paint("FAILED", RED, on)
+    detail = f"  {_paint(line.outcome + ': ' + line.detail, DIM, on)}" if line.detail else ""
+    print(f"  {mark} {line.name:<26} {line.seconds:6.2f}s{detail}", file=stream, flush=True)
+
+
+def print_summary(result: runner.RunResult, stream: TextIO | None = None) -> None:
+    stream = stream or sys.stdout
+    on = _colour(stream)
+    verdict = _paint(result.status, GREEN if result.status == "SUCCEEDED" else RED, on)
+    print(f"\n  Result: {_paint(verdict, BOLD, on)} in {result.seconds:.1f}s", file=stream)
+    if result.error:
+        print(f"  Error:  {result.error.get('error')}", file=stream)
+        for line in str(result.error.get("cause") or "").splitlines()[:8]:
+            print(f"          {line}", file=stream)
+    print(f"  Dataset now at: {result.dataset_uri}", file=stream)
+    report = result.report or {}
+    model = (report.get("model") or {}).get("arn")
+    if model:
+        print(f"  Custom model:   {model}", file=stream)
+    metrics = report.get("metrics") or {}
+    if metrics:
+        print(
+            f"  Losses:         training {metrics.get('trainingLoss')}, validation {metrics.get('validationLoss')}",
+            file=stream,
+        )
+    smoke = report.get("smokeTest") or {}
+    if smoke:
+        print(
+            f"  Smoke test:     {smoke.get('answered')}/{smoke.get('prompts')} answered, "
+            f"median {smoke.get('medianLatencyMs')} ms",
+            file=stream,
+        )
+    for action in (report.get("cleanup") or {}).get("actions", []):
+        print(f"  Cleanup:        {action}", file=stream)
+    left = {name: items for name, items in result.resources.items() if items and name != "custom_models"}
+    if left:
+        for name, items in left.items():
+            print(f"  Still running:  {name}: {', '.join(item['arn'] for item in items)}", file=stream)
+    else:
+        print("  Still running:  nothing (no throughput, deployment or job left)", file=stream)
+    for subject in result.notifications:
+        print(f"  Notification:   {subject}", file=stream)
+    if result.faults_fired:
+        fired = ", ".join(f"{name} x{count}" for name, count in result.faults_fired.items())
+        print(f"  Faults fired:   {fired}", file=stream)
+    print(f"  Lambda logs:    {result.log_file}", file=stream)
+
+
+def _run_command(args: argparse.Namespace) -> int:
+    if not args.dataset.is_file():
+        raise UsageError(f"--dataset {args.dataset}: no such file")
+    for text in args.fault:
+        try:
+            Fault.parse(text)
+        except ValueError as exc:
+            raise UsageError(f"--fault {text}: {exc}") from exc
+    options = runner.RunOptions(
+        dataset=args.dataset,
+        config=_load_config(args.config),
+        via=args.via,
+        key=args.key,
+        job_outcome=args.job_outcome,
+        deploy_outcome=args.deploy_outcome,
+        faults=list(args.fault),
+    )
+    if args.json:
+        result = runner.run(options)
+        print(json.dumps(result.to_json(), default=str))
+    else:
+        print(f"Local run of {args.dataset} via {args.via} (real state machine, real handlers, moto):")
+        result = runner.run(options, on_state=print_state)
+        print_summary(result)
+    return 0 if result.status == "SUCCEEDED" else 1
+
+
+def _demo_command(args: argparse.Namespace) -> int:
+    root = Path(__file__).resolve().parents[2]
+    datasets = root / "events" / "datasets"
+    scenarios = [
+        (
+            "1. A valid dataset dropped into inbox/: validate, stage, train, deploy, smoke-test, release",
+            runner.RunOptions(dataset=datasets / "support-chat.jsonl"),
+            "SUCCEEDED",
+        ),
+        (
+            "2. An invalid dataset dropped into inbox/: rejected before any job, quarantined with its report",
+            runner.RunOptions(dataset=datasets / "support-chat-broken.jsonl"),
+            "FAILED",
+        ),
+        (
+            "3. A valid dataset whose training job fails: nothing left running, dataset in failed/",
+            runner.RunOptions(
+                dataset=datasets / "support-chat.jsonl", key="inbox/support-chat-2.jsonl", job_outcome="Failed"
+            ),
+            "FAILED",
+        ),
+    ]
+    as_expected = True
+    for title, options, expected in scenarios:
+        print(f"\n{title}")
+        result = runner.run(options, on_state=print_state)
+        print_summary(result)
+        as_expected &= result.status == expected
+    print("\nDemo finished: every scenario ended as expected." if as_expected else "\nDemo: UNEXPECTED outcome.")
+    return 0 if as_expected else 1

@@ -1,0 +1,110 @@
+"""``bedrock-finetune local run`` and ``demo`` as a user calls them."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from bedrock_finetune_local.cli import main
+
+ROOT = Path(__file__).resolve().parents[2]
+VALID = str(ROOT / "events" / "datasets" / "support-chat.jsonl")
+BROKEN = str(ROOT / "events" / "datasets" / "support-chat-broken.jsonl")
+JSON_KEYS = {"status", "states", "error", "resources", "dataset", "report", "notifications"}
+RESOURCE_KEYS = {"provisioned_throughputs", "custom_model_deployments", "jobs_in_progress", "custom_models"}
+
+
+def run_json(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, dict[str, object]]:
+    code = main(["local", "run", *args, "--json"])
+    out = capsys.readouterr().out
+    return code, json.loads(out)  # exactly one JSON object: json.loads fails on anything else
+
+
+def test_json_output_of_a_successful_console_run(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    # Given a console run with a config file
+    config = tmp_path / "config.json"
+    config.write_text(json.dumps({"deployment": {"mode": "none"}}))
+
+    # When run with --json
+    code, result = run_json(capsys, "--dataset", VALID, "--via", "console", "--config", str(config))
+
+    # Then exit 0 and exactly the documented object; mode none skips deploy and smoke test
+    assert code == 0
+    assert set(result) == JSON_KEYS
+    assert result["status"] == "SUCCEEDED"
+    assert result["error"] is None
+    assert set(result["resources"]) == RESOURCE_KEYS  # type: ignore[arg-type]
+    states = result["states"]
+    assert isinstance(states, list)
+    assert "DeployModel" not in states
+    assert states[-3:] == ["Finalize", "NotifySuccess", "Succeeded"]
+    assert result["dataset"] == {"s3_uri": result["report"]["dataset"]["finalUri"]}  # type: ignore[index]
+
+
+def test_json_output_of_a_failed_run_exits_1(capsys: pytest.CaptureFixture[str]) -> None:
+    # Given the invalid sample
+    code, result = run_json(capsys, "--dataset", BROKEN)
+
+    # Then exit 1, FAILED with the original error, nothing left running, one failure notification
+    assert code == 1
+    assert result["status"] == "FAILED"
+    assert result["error"]["error"] == "DatasetInvalid"  # type: ignore[index]
+    resources = result["resources"]
+    assert isinstance(resources, dict)
+    assert all(resources[name] == [] for name in RESOURCE_KEYS)
+    assert len(result["notifications"]) == 1  # type: ignore[arg-type]
+
+
+def test_a_key_outside_the_inbox_reports_no_execution(capsys: pytest.CaptureFixture[str]) -> None:
+    code, result = run_json(capsys, "--dataset", VALID, "--key", "notinbox/support-chat.jsonl")
+    assert code == 1
+    assert result["status"] == "NO_EXECUTION"
+    assert result["states"] == []
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["--dataset", "missing.jsonl"],
+        ["--dataset", VALID, "--fault", "bedrock:NoSuchOperation=ThrottlingException"],
+        ["--dataset", VALID, "--fault", "bedrock:CreateProvisionedModelThroughput"],
+        ["--dataset", VALID, "--job-outcome", "Exploded"],
+    ],
+)
+def test_usage_errors_exit_2(capsys: pytest.CaptureFixture[str], args: list[str]) -> None:
+    assert main(["local", "run", *args]) == 2
+    assert "error" in capsys.readouterr().err
+
+
+def test_config_with_dataset_uri_is_a_usage_error(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    config = tmp_path / "config.json"
+    config.write_text(json.dumps({"datasetUri": "s3://x/y.jsonl"}))
+    assert main(["local", "run", "--dataset", VALID, "--config", str(config)]) == 2
+    assert "datasetUri" in capsys.readouterr().err
+
+
+def test_timeline_for_a_person(capsys: pytest.CaptureFixture[str]) -> None:
+    # Given a run with a failed job
+    code = main(["local", "run", "--dataset", VALID, "--job-outcome", "Failed"])
+
+    # Then each state has a line with its outcome and duration, and the summary says nothing is left
+    out = capsys.readouterr().out
+    assert code == 1
+    assert "ok     ValidateDataset" in out
+    assert "Cleanup" in out
+    assert "Result: FAILED" in out
+    assert "Still running:  nothing" in out
+
+
+def test_demo_shows_success_and_the_cleanup_path(capsys: pytest.CaptureFixture[str]) -> None:
+    # When the demo runs
+    code = main(["demo"])
+
+    # Then every scenario ended as expected, with a success and failures cleaned up
+    out = capsys.readouterr().out
+    assert code == 0
+    assert "Result: SUCCEEDED" in out
+    assert "Result: FAILED" in out
+    assert "every scenario ended as expected" in out
