@@ -10,7 +10,6 @@ from pathlib import Path
 
 from bedrock_finetune.catalog import get_model
 from bedrock_finetune.validation import DatasetSource, validate_dataset
-
 from bench import baseline
 
 MODELS = {

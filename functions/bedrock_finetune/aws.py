@@ -41,7 +41,8 @@ NOT_FOUND_CODES = frozenset({"ResourceNotFoundException", "NoSuchKey", "NotFound
 
 # The state machine owns the long backoff; the client retries only briefly so the history shows the retries.
 _CLIENT_CONFIG = Config(retries={"mode": "standard", "max_attempts": 2}, connect_timeout=10, read_timeout=60)
-MULTIPART_COPY_THRESHOLD = 5 * 1024**3
+MULTIPART_COPY_THRESHOLD = 5 * 1024**3  # CopyObject's limit: above it, UploadPartCopy in parts
+MULTIPART_COPY_PART = 512 * 1024**2
 
 
 @functools.cache
@@ -136,7 +137,8 @@ def copy_object(source: S3Location, bucket: str, key: str, size: int) -> str | N
             return _optional_str(response.get("VersionId"))
         from boto3.s3.transfer import TransferConfig  # noqa: PLC0415 - only for the rare >5 GB dataset
 
-        s3.copy(copy_source, bucket, key, Config=TransferConfig(multipart_threshold=MULTIPART_COPY_THRESHOLD))
+        transfer = TransferConfig(multipart_threshold=MULTIPART_COPY_THRESHOLD, multipart_chunksize=MULTIPART_COPY_PART)
+        s3.copy(copy_source, bucket, key, Config=transfer)
     head = s3.head_object(Bucket=bucket, Key=key)
     return _optional_str(head.get("VersionId"))
 

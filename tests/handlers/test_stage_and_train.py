@@ -140,3 +140,25 @@ def test_poll_interval_grows_to_the_cap_and_the_timeout_raises(account: Account)
     later = datetime.now(UTC) + timedelta(seconds=config.polling.job_timeout_seconds + 60)
     with pytest.raises(JobTimedOut, match="timeout"):
         training.poll_job(config, job, now=later)
+
+
+def test_large_objects_are_copied_in_parts_server_side(account: Account, monkeypatch: pytest.MonkeyPatch) -> None:
+    # Given a copy threshold lowered to 5 MiB (S3's minimum part size) and a 12 MiB object
+    from bedrock_finetune import aws
+
+    monkeypatch.setattr(aws, "MULTIPART_COPY_THRESHOLD", 5 * 1024 * 1024)
+    monkeypatch.setattr(aws, "MULTIPART_COPY_PART", 5 * 1024 * 1024)
+    body = b"x" * (12 * 1024 * 1024)
+    version = account.put("inbox/big.jsonl", body)
+    calls: list[str] = []
+    aws.client("s3").meta.events.register("before-call.s3.*", lambda model, **_: calls.append(model.name))
+
+    # When copied
+    aws.copy_object(
+        S3Location(bucket=BUCKET, key="inbox/big.jsonl", version_id=version), BUCKET, "datasets/b", len(body)
+    )
+
+    # Then the copy was done with UploadPartCopy (no GetObject: no bytes through the function) and is identical
+    assert calls.count("UploadPartCopy") == 3
+    assert "GetObject" not in calls
+    assert account.s3.get_object(Bucket=BUCKET, Key="datasets/b")["Body"].read() == body

@@ -1,4 +1,8 @@
-"""Shared builders for the validator tests: records per dataset format, and a one-call validation of in-memory lines."""
+"""Shared builders for the validator tests: records per dataset format, and a one-call validation of in-memory lines.
+
+Test modules here import constants and builders with `from conftest import ...`: tests/unit has no __init__.py and
+this is the only conftest.py outside a package, so the name is unambiguous.
+"""
 
 from __future__ import annotations
 

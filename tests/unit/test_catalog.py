@@ -140,7 +140,12 @@ def test_an_unsupported_customization_type_is_a_config_error() -> None:
 def test_record_bounds_and_validation_permission() -> None:
     # Given Claude, Llama and Nova 2 Lite / When their bounds are read / Then they carry reference section 3's numbers
     claude = get_model("anthropic.claude-3-haiku-20240307-v1:0:200k").record_bounds("FINE_TUNING")
-    assert (claude.train_min, claude.train_max, claude.validation_max, claude.combined_max) == (32, 10_000, 1_000, 10_000)
+    assert (claude.train_min, claude.train_max, claude.validation_max, claude.combined_max) == (
+        32,
+        10_000,
+        1_000,
+        10_000,
+    )
     llama = get_model("meta.llama3-3-70b-instruct-v1:0:128k").record_bounds("FINE_TUNING")
     assert (llama.combined_min, llama.combined_max, llama.train_min) == (100, 10_000, None)
     nova2 = get_model("amazon.nova-2-lite-v1:0:256k")

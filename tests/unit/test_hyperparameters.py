@@ -41,7 +41,8 @@ def test_int_values_are_canonical(given: str | int | float, expected: str) -> No
 
 
 @pytest.mark.parametrize(
-    ("given", "expected"), [("1e-5", "1e-05"), (0.00001, "1e-05"), ("0.0001", "0.0001"), (" 2E-5 ", "2e-05"), (0.1, "0.1")]
+    ("given", "expected"),
+    [("1e-5", "1e-05"), (0.00001, "1e-05"), ("0.0001", "0.0001"), (" 2E-5 ", "2e-05"), (0.1, "0.1")],
 )
 def test_float_values_are_canonical(given: str | float, expected: str) -> None:
     # Given a learning rate as a string or a number / When resolved / Then it is Python's shortest round-trip repr
@@ -107,7 +108,7 @@ def test_every_problem_is_reported_at_once() -> None:
 
 def test_required_parameter_without_value_is_an_error() -> None:
     # Given Titan Image Generator, whose stepCount is required / When nothing is given / Then an error says so
-    with pytest.raises(HyperparameterError, match="stepCount is required .* or 'auto'"):
+    with pytest.raises(HyperparameterError, match=r"stepCount is required .* or 'auto'"):
         resolve_hyperparameters(TITAN_IMAGE, "FINE_TUNING", {})
 
 
@@ -123,7 +124,7 @@ def test_special_strings_are_accepted_in_catalog_spelling(model_id: str, name: s
 def test_cohere_learning_rate_is_refused_with_validation_data() -> None:
     # Given Cohere with a validation dataset
     # When learningRate is set / Then refused (AWS advises against it)
-    with pytest.raises(HyperparameterError, match="learningRate must not be set .* validation dataset"):
+    with pytest.raises(HyperparameterError, match=r"learningRate must not be set .* validation dataset"):
         resolve_hyperparameters(COHERE, "FINE_TUNING", {"learningRate": "1e-5"}, has_validation=True)
 
     # When nothing is set / Then neither learningRate nor evalPercentage is sent

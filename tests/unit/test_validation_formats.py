@@ -58,6 +58,15 @@ def text(value: str) -> dict[str, Any]:
     return {"text": value}
 
 
+def media(kind: str, media_format: str, uri: str) -> dict[str, Any]:
+    return {kind: {"format": media_format, "source": {"s3Location": {"uri": uri}}}}
+
+
+VIDEO = media("video", "mp4", "s3://example-bucket/v.mp4")
+TOOL_USE = {"toolUse": {"toolUseId": "t", "name": "n", "input": {}}}
+REASONING = {"reasoningContent": {"reasoningText": {"text": "Because the order shipped."}}}
+
+
 # --- Claude --------------------------------------------------------------------------------------------------------
 @pytest.mark.parametrize(
     ("record", "expected"),
@@ -90,7 +99,13 @@ def text(value: str) -> dict[str, Any]:
             id="roles-reversed",
         ),
         pytest.param(
-            {"messages": [{"role": "user", "content": "q"}, {"role": "user", "content": "q2"}, {"role": "assistant", "content": "a"}]},  # noqa: E501
+            {
+                "messages": [
+                    {"role": "user", "content": "q"},
+                    {"role": "user", "content": "q2"},
+                    {"role": "assistant", "content": "a"},
+                ]
+            },
             [("E_ROLE_ALTERNATION", 3, "$.messages[1].role")],
             id="roles-do-not-alternate",
         ),
@@ -105,7 +120,12 @@ def text(value: str) -> dict[str, Any]:
             id="blank-content",
         ),
         pytest.param(
-            {"messages": [{"role": "user", "content": [{"type": "text", "text": "q"}]}, {"role": "assistant", "content": "a"}]},  # noqa: E501
+            {
+                "messages": [
+                    {"role": "user", "content": [{"type": "text", "text": "q"}]},
+                    {"role": "assistant", "content": "a"},
+                ]
+            },
             [("E_FIELD_TYPE", 3, "$.messages[0].content")],
             id="content-not-string",
         ),
@@ -172,7 +192,7 @@ def test_converse_role_rules(validate: Validate) -> None:
                      [("E_CONTENT_EMPTY", 3, "$.messages[0].content")], id="content-empty-list"),
         pytest.param({"messages": [user(text("q")), assistant(text(""))]},
                      [("E_CONTENT_EMPTY", 3, "$.messages[1].content")], id="empty-text"),
-        pytest.param({"messages": [user(text("q")), assistant({"toolUse": {"toolUseId": "t", "name": "n", "input": {}}})]},
+        pytest.param({"messages": [user(text("q")), assistant(TOOL_USE)]},
                      [("E_CONTENT_BLOCK", 3, "$.messages[1].content[0].toolUse")], id="tool-use"),
         pytest.param({"messages": [user({"text": "q", "image": {}}), assistant(text("a"))]},
                      [("E_CONTENT_BLOCK", 3, "$.messages[0].content[0]")], id="two-kinds-in-one-block"),
@@ -180,7 +200,7 @@ def test_converse_role_rules(validate: Validate) -> None:
                      [("E_FIELD_TYPE", 3, "$.messages[0].content[0].text")], id="text-not-string"),
         pytest.param({"toolConfig": {}, "messages": [user(text("q")), assistant(text("a"))]},
                      [("E_FIELD_UNKNOWN", 3, "$.toolConfig")], id="tool-config"),
-        pytest.param({"messages": [user(text("q")), assistant({"reasoningContent": {"reasoningText": {"text": "r"}}}, text("a"))]},  # noqa: E501
+        pytest.param({"messages": [user(text("q")), assistant(REASONING, text("a"))]},
                      [("E_REASONING", 3, "$.messages[1].content[0].reasoningContent")], id="reasoning-on-nova-1"),
     ],
 )  # fmt: skip
@@ -192,7 +212,10 @@ def test_converse_structure_rules(validate: Validate, record: dict[str, Any], ex
 @pytest.mark.parametrize("keyword", ["User:", "bot:", "ASSISTANT:", "System:", "[EOS]", "<image>", "<unk>"])
 def test_nova_reserved_keywords_in_prompts_are_errors(validate: Validate, keyword: str) -> None:
     # Given a user prompt and a system prompt containing a reserved keyword (any case)
-    record = {"system": [text(f"Rules {keyword} apply")], "messages": [user(text(f"Say {keyword} now")), assistant(text("ok"))]}  # noqa: E501
+    record = {
+        "system": [text(f"Rules {keyword} apply")],
+        "messages": [user(text(f"Say {keyword} now")), assistant(text("ok"))],
+    }
 
     # When validated for Nova Micro
     report = validate(converse(record), NOVA_MICRO)
@@ -243,9 +266,9 @@ def media_record(*user_blocks: dict[str, Any], answer: dict[str, Any] | None = N
                      [("E_MEDIA_NOT_SUPPORTED", 3, "$.messages[0].content[0].image")], id="micro-is-text-only"),
         pytest.param(LLAMA_32_1B, media_record(Records.image()),
                      [("E_MEDIA_NOT_SUPPORTED", 3, "$.messages[0].content[0].image")], id="llama-1b-is-text-only"),
-        pytest.param(NOVA_LITE, media_record({"image": {"format": "bmp", "source": {"s3Location": {"uri": "s3://example-bucket/a.bmp"}}}}),  # noqa: E501
+        pytest.param(NOVA_LITE, media_record(media("image", "bmp", "s3://example-bucket/a.bmp")),
                      [("E_MEDIA_FORMAT", 3, "$.messages[0].content[0].image.format")], id="image-format"),
-        pytest.param(NOVA_LITE, media_record({"image": {"format": "png", "source": {"s3Location": {"uri": "https://x/a.png"}}}}),  # noqa: E501
+        pytest.param(NOVA_LITE, media_record(media("image", "png", "https://x/a.png")),
                      [("E_IMAGE_REF", 3, "$.messages[0].content[0].image.source.s3Location.uri")], id="not-s3"),
         pytest.param(NOVA_LITE, media_record(Records.image(key="my photos/a.png")),
                      [("E_IMAGE_REF", 3, "$.messages[0].content[0].image.source.s3Location.uri")], id="nova-key-chars"),
@@ -255,11 +278,11 @@ def media_record(*user_blocks: dict[str, Any], answer: dict[str, Any] | None = N
                      [("E_MEDIA_ROLE", 3, "$.messages[1].content[0].image")], id="image-in-answer"),
         pytest.param(NOVA_LITE, media_record(*[Records.image()] * 11),
                      [("E_MEDIA_TOO_MANY", 3, "$.messages")], id="eleven-images"),
-        pytest.param(NOVA_LITE, media_record({"video": {"format": "mp4", "source": {"s3Location": {"uri": "s3://example-bucket/v.mp4"}}}}, Records.image()),  # noqa: E501
+        pytest.param(NOVA_LITE, media_record(VIDEO, Records.image()),
                      [("E_MEDIA_MIXED", 3, "$")], id="video-and-image"),
-        pytest.param(NOVA_LITE, media_record({"video": {"format": "mp4", "source": {"s3Location": {"uri": "s3://example-bucket/v.mp4"}}}}),  # noqa: E501
+        pytest.param(NOVA_LITE, media_record(VIDEO),
                      [], id="video-ok"),
-        pytest.param(NOVA_LITE, media_record({"video": {"format": "avi", "source": {"s3Location": {"uri": "s3:/x"}}}}),
+        pytest.param(NOVA_LITE, media_record(media("video", "avi", "s3:/x")),
                      [("E_MEDIA_FORMAT", 3, "$.messages[0].content[0].video.format"),
                       ("E_VIDEO_REF", 3, "$.messages[0].content[0].video.source.s3Location.uri")], id="video-rules"),
         pytest.param(LLAMA_32_11B, media_record(Records.image(key="my photos/a.png")), [], id="llama-any-key"),
@@ -272,9 +295,8 @@ def test_media_rules(validate: Validate, model_id: str, record: dict[str, Any], 
 
 def test_a_dataset_holds_images_or_videos_not_both(validate: Validate) -> None:
     # Given an image record on line 3 and a video record on line 5
-    video = {"video": {"format": "mp4", "source": {"s3Location": {"uri": "s3://example-bucket/v.mp4"}}}}
     lines = with_record(Records.converse, 120, media_record(Records.image()))
-    lines[4] = media_record(video)
+    lines[4] = media_record(VIDEO)
 
     # When validated for Nova Lite / Then E_MEDIA_MIXED on line 5
     assert issues_of(validate(lines, NOVA_LITE)) == [("E_MEDIA_MIXED", 5, "$")]
@@ -307,10 +329,9 @@ def test_nova_media_bucket_locally_is_a_warning_unless_buckets_differ(validate: 
 
 def test_nova_2_lite_takes_reasoning_in_answers_only(validate: Validate) -> None:
     # Given Nova 2 Lite records: reasoning in an answer (fine), in a prompt, with an image, and empty
-    reasoning = {"reasoningContent": {"reasoningText": {"text": "Because the order shipped."}}}
-    lines = with_record(Records.converse, 220, media_record(answer=assistant(reasoning, text("It shipped."))))
-    lines[4] = media_record(reasoning)
-    lines[6] = media_record(Records.image(), answer=assistant(reasoning, text("a")))
+    lines = with_record(Records.converse, 220, media_record(answer=assistant(REASONING, text("It shipped."))))
+    lines[4] = media_record(REASONING)
+    lines[6] = media_record(Records.image(), answer=assistant(REASONING, text("a")))
     lines[8] = media_record(answer=assistant({"reasoningContent": {"reasoningText": {}}}, text("a")))
 
     # When validated / Then line 3 passes and the others break the reasoning rules
@@ -376,7 +397,9 @@ def test_continued_pre_training_takes_input_only(validate: Validate) -> None:
 )  # fmt: skip
 def test_image_caption_rules(validate: Validate, record: dict[str, Any], expected: list[Where]) -> None:
     # Given Titan Image Generator records with one broken / When validated / Then exactly the expected errors
-    report = validate(with_record(Records.image_caption, 10, record), TITAN_IMAGE_V1, hyperparameters={"stepCount": "auto"})
+    report = validate(
+        with_record(Records.image_caption, 10, record), TITAN_IMAGE_V1, hyperparameters={"stepCount": "auto"}
+    )
     assert issues_of(report) == expected
 
 

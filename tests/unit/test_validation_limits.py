@@ -31,7 +31,12 @@ def file_issues(report: ValidationReport) -> list[tuple[str, str | None]]:
 def claude_with_content(chars: int, count: int = 40) -> list[dict[str, Any]]:
     """Claude records; record 3 has ``chars`` characters in all (content split over user and assistant)."""
     lines = [Records.claude(index) for index in range(count)]
-    lines[2] = {"messages": [{"role": "user", "content": "u" * (chars // 2)}, {"role": "assistant", "content": "a" * (chars - chars // 2)}]}  # noqa: E501
+    lines[2] = {
+        "messages": [
+            {"role": "user", "content": "u" * (chars // 2)},
+            {"role": "assistant", "content": "a" * (chars - chars // 2)},
+        ]
+    }
     return lines
 
 
@@ -62,6 +67,23 @@ def test_combined_bounds_are_checked_across_both_files(validate: Validate) -> No
     report = validate(train, "meta.llama3-2-3b-instruct-v1:0:128k", validation=validation)
     assert file_issues(report) == [("E_RECORDS_TOO_FEW", None)]
     assert "90 records" in report.errors[0].message
+
+
+def test_a_lone_training_file_must_meet_the_combined_bounds(validate: Validate) -> None:
+    # Given 60 Llama 3.2 training records and no validation file (train + validation must be 100 to 10,000)
+    report = validate([Records.converse(index) for index in range(60)], "meta.llama3-2-3b-instruct-v1:0:128k")
+
+    # When validated / Then one E_RECORDS_TOO_FEW, for the training file
+    assert file_issues(report) == [("E_RECORDS_TOO_FEW", "train.jsonl")]
+    assert "at least 100" in report.errors[0].message
+
+
+def test_a_bound_is_reported_once_when_train_and_combined_bounds_agree(validate: Validate) -> None:
+    # Given 10,001 Claude training records (train max and train + validation max are both 10,000)
+    report = validate([Records.claude(index) for index in range(10_001)], CLAUDE)
+
+    # When validated / Then a single E_RECORDS_TOO_MANY
+    assert file_issues(report) == [("E_RECORDS_TOO_MANY", "train.jsonl")]
 
 
 def test_an_empty_file_is_never_accepted(validate: Validate) -> None:

@@ -226,3 +226,35 @@ def test_lambda_logs_carry_ids_and_never_dataset_content() -> None:
                     dataset_texts.add(block["text"][:40])
     assert dataset_texts
     assert not [text for text in dataset_texts if text in logs]
+
+
+@pytest.mark.parametrize(
+    ("fault", "state", "config"),
+    [
+        ("s3:CopyObject=InternalError*3", "StageDataset", {"validationSplitPercent": 0}),
+        ("bedrock-runtime:Converse=ServiceUnavailableException*3", "SmokeTest", {}),
+        ("bedrock:GetModelCustomizationJob=ThrottlingException*3", "PollJob", {}),
+    ],
+)
+def test_transient_errors_in_any_step_are_retried(fault: str, state: str, config: dict[str, Any]) -> None:
+    # Given an AWS call that fails transiently more often than the client retries
+    # When the workflow runs
+    result = run(via="console", config=config, faults=[fault])
+
+    # Then the state machine retried that step with backoff and the run succeeded
+    assert result.status == "SUCCEEDED", result.error
+    line = next(line for line in result.timeline if line.name == state and line.outcome != "ok")
+    assert line.outcome.startswith("retried")
+    assert result.faults_fired[fault] == 3
+
+
+def test_a_rejected_job_request_is_caught_into_cleanup() -> None:
+    # Given Bedrock refusing the job (e.g. a service control policy denies it)
+    fault = "bedrock:CreateModelCustomizationJob=AccessDeniedException"
+
+    # When the workflow runs
+    result = run(faults=[fault])
+
+    # Then the run fails with Bedrock's error code, cleanly, and no job exists
+    assert_failed_cleanly(result, "AccessDeniedException")
+    assert result.jobs_created == 0

@@ -64,11 +64,14 @@ def validate_dataset(
     customization = model.customization(customization_type)
     log = IssueLog(max_errors)
     resolved = _resolve_hyperparameters(model, customization_type, hyperparameters, validation is not None, log)
-    run = _Run(model, customization, log, _TokenLimits.at(customization, _batch_size(resolved, customization)))
+    limits = _TokenLimits.at(customization, _batch_size(resolved, customization))
+    has_validation_file = validation is not None and customization.validation_allowed
+    run = _Run(model, customization, log, limits, has_validation_file=has_validation_file)
     files = [run.validate_file(train, "train")]
     if validation is not None:
         files.append(run.validate_validation_file(validation))
-    run.check_combined(files)
+    if has_validation_file:
+        run.check_combined(files)
     epochs = _epochs(resolved)
     stats = Stats(
         files=files,
@@ -152,8 +155,17 @@ class _TokenLimits:
 class _Run:
     """State shared by the files of one validation: model, issue log, token limits, duplicates, statistics."""
 
-    def __init__(self, model: ModelSpec, customization: CustomizationSpec, log: IssueLog, limits: _TokenLimits):
+    def __init__(
+        self,
+        model: ModelSpec,
+        customization: CustomizationSpec,
+        log: IssueLog,
+        limits: _TokenLimits,
+        *,
+        has_validation_file: bool,
+    ) -> None:
         self.model = model
+        self.has_validation_file = has_validation_file
         self.customization = customization
         self.log = log
         self.limits = limits
@@ -279,10 +291,13 @@ class _Run:
 
     def _check_file_records(self, records: int, role: FileRole, issues: FileIssues) -> None:
         bounds = self.customization.records
-        if role == "train":
-            low, high = bounds.train_min, bounds.train_max
-        else:
+        if role == "validation":
             low, high = bounds.validation_min, bounds.validation_max
+        elif self.has_validation_file:
+            low, high = bounds.train_min, bounds.train_max
+        else:  # the training file alone must also meet the train + validation bounds
+            low = max(filter(None, (bounds.train_min, bounds.combined_min)), default=None)
+            high = min(filter(None, (bounds.train_max, bounds.combined_max)), default=None)
         minimum = max(low or 0, 1)  # an empty file is never accepted
         _check_count(
             self.log, issues.name, records, low=minimum, high=high, what=f"the {role} file", model=self.model.id
@@ -296,8 +311,7 @@ class _Run:
             )
 
     def check_combined(self, files: list[FileStats]) -> None:
-        if len(files) < 2 or files[1].sha256 is None:
-            return
+        """Train + validation bounds over both files (a lone training file meets them in _check_file_records)."""
         bounds = self.customization.records
         total = sum(file.records for file in files)
         _check_count(

@@ -15,7 +15,6 @@ from bedrock_finetune.validation import codes
 from bedrock_finetune.validation.report import FileIssues
 
 USER, ASSISTANT = "user", "assistant"
-ROLES = (USER, ASSISTANT)
 # Field names of the formats we know, the only keys a message may name (see field_label).
 SCHEMA_FIELDS = frozenset(
     {
