@@ -115,7 +115,7 @@ test: lint
 unit: venv
 	$(BIN)/pytest -q tests/unit
 
-bench: venv
+bench: venv build
 	$(BIN)/python -m bench
 
 demo: venv

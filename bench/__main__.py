@@ -1,6 +1,8 @@
-"""Run the benchmark: generate data if missing, measure each pair in a fresh process, print a table.
+"""Run the benchmark: generate data if missing, measure each pair in a fresh process, print a table; then each
+Lambda function's cold start against a floor, and its package size (bench/coldstart.py).
 
 ``python -m bench --profile`` adds a cProfile of our validator on the 250 MB Claude file (top functions by own time).
+``python -m bench --coldstart-only`` runs only the cold-start and size section.
 """
 
 from __future__ import annotations
@@ -10,7 +12,7 @@ import subprocess
 import sys
 import time
 
-from bench import generate
+from bench import coldstart, generate
 
 IMPLEMENTATIONS = ("ours", "baseline")
 TARGET_RATIO = 2.0
@@ -32,6 +34,10 @@ def profile(path: str) -> None:
 
 
 def main(argv: list[str]) -> int:
+    if "--coldstart-only" in argv:
+        for line in coldstart.run():
+            print(f"MISSED {line}")
+        return 0
     started = time.perf_counter()
     header = f"{'dataset':<20} {'MB':>7} {'impl':<9} {'s':>7} {'MB/s':>7} {'records/s':>10} {'peak RSS MB':>12}"
     print(header)
@@ -55,6 +61,7 @@ def main(argv: list[str]) -> int:
         if results["ours"]["peak_rss_mb"] > TARGET_RSS_MB:
             missed.append(f"{name}: peak RSS {results['ours']['peak_rss_mb']:.0f} MB > {TARGET_RSS_MB:.0f} MB")
     print(f"\ntotal {time.perf_counter() - started:.0f} s; targets: >= {TARGET_RATIO}x, <= {TARGET_RSS_MB:.0f} MB RSS")
+    missed += coldstart.run()
     for line in missed:
         print(f"MISSED {line}")
     if "--profile" in argv:

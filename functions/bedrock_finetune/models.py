@@ -235,3 +235,30 @@ class NotifyInput(CamelModel):
 class NotifyOutput(CamelModel):
     message_id: str
     subject: str
+
+
+# --- AbortedRunCleanup --------------------------------------------------------------------------------------------
+class ExecutionStatusChange(BaseModel):
+    """The ``detail`` of EventBridge's "Step Functions Execution Status Change" event."""
+
+    model_config = ConfigDict(extra="ignore", populate_by_name=True, frozen=True)
+
+    execution_arn: str = Field(alias="executionArn")
+    state_machine_arn: str = Field(alias="stateMachineArn")
+    name: str
+    status: str
+    start_date: int | None = Field(default=None, alias="startDate")
+    input: str | None = None
+
+
+class StatusChangeEvent(BaseModel):
+    model_config = ConfigDict(extra="ignore", populate_by_name=True, frozen=True)
+
+    detail_type: str = Field(alias="detail-type")
+    detail: ExecutionStatusChange
+
+
+class AbortedRunCleanupOutput(CamelModel):
+    cleanup: CleanupOutput | None
+    leftovers: list[str]
+    notification: NotifyOutput

@@ -48,6 +48,7 @@ class RunOptions:
     via: Via = "inbox"
     key: str | None = None
     job_outcome: str = "Completed"
+    job_polls: int = 2
     deploy_outcome: str = "InService"
     runtime_answer: str = "normal"
     faults: list[str] = field(default_factory=list)
@@ -109,6 +110,7 @@ def local_aws_session(options: RunOptions, log_file: Path) -> Iterator[stack.Sta
         local_bedrock.reset()
         local_bedrock.configure(
             job_outcome=options.job_outcome,
+            job_polls_to_finish=options.job_polls,
             deploy_outcome=options.deploy_outcome,
             runtime_answer=options.runtime_answer,
         )

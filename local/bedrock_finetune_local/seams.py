@@ -6,6 +6,9 @@
   name, exactly what the state machine's Retry and Catch match on AWS.
 * EventBridge: moto's rules have no Step Functions target. Here a matching rule starts the target state machine
   with the event as input, as EventBridge does.
+* Step Functions: moto emits no "Execution Status Change" events. Here stopping an execution (ABORTED) puts that
+  event on the default bus, so the template's rule for aborted runs invokes its cleanup function as on AWS, and
+  rules with a Lambda target invoke the real handler.
 * S3 bucket policies: moto ignores a statement's Condition, so the template's "deny requests without TLS" would deny
   everything. Local requests always use TLS (boto3's https endpoints), so a statement conditioned only on
   ``aws:SecureTransport`` applies exactly when its value is "true", as on AWS.
@@ -17,6 +20,7 @@ import importlib
 import json
 import os
 import threading
+import time
 import traceback
 import uuid
 from collections.abc import Callable, Iterator
@@ -29,6 +33,7 @@ from moto.awslambda_simple.models import LambdaSimpleBackend
 from moto.events.models import Rule
 from moto.iam.access_control import IAMPolicy, PermissionResult
 from moto.s3.models import FakeBucket
+from moto.stepfunctions.parser.models import StepFunctionsParserBackend
 
 _LOCK = threading.RLock()
 _installed = False
@@ -110,6 +115,13 @@ _original_send_to_targets = Rule.send_to_targets
 
 def _send_to_targets(self: Rule, original_event: Any, transform_input: bool = True) -> None:
     state_machines = [target for target in self.targets if target["Arn"].startswith("arn:aws:states:")]
+    functions = [target for target in self.targets if target["Arn"].startswith("arn:aws:lambda:")]
+    if functions and self.event_pattern.matches_event(original_event):
+        lambda_client = boto3.client("lambda", region_name=self.region_name)
+        for target in functions:
+            # EventBridge invokes asynchronously; locally the invocation is synchronous so a run's effects are
+            # complete when the command that caused the event returns.
+            lambda_client.invoke(FunctionName=target["Arn"], Payload=json.dumps(original_event).encode())
     if state_machines and self.event_pattern.matches_event(original_event):
         client = boto3.client("stepfunctions", region_name=self.region_name)
         for target in state_machines:
@@ -119,7 +131,7 @@ def _send_to_targets(self: Rule, original_event: Any, transform_input: bool = Tr
                 name=str(original_event.get("id") or uuid.uuid4()),
                 input=json.dumps(original_event),
             )
-    others = [target for target in self.targets if target not in state_machines]
+    others = [target for target in self.targets if target not in state_machines and target not in functions]
     if others:
         saved = self.targets
         self.targets = others
@@ -127,6 +139,37 @@ def _send_to_targets(self: Rule, original_event: Any, transform_input: bool = Tr
             _original_send_to_targets(self, original_event, transform_input)
         finally:
             self.targets = saved
+
+
+_original_stop_execution = StepFunctionsParserBackend.stop_execution
+
+
+def _stop_execution(self: StepFunctionsParserBackend, execution_arn: str, *args: Any, **kwargs: Any) -> Any:
+    execution = _original_stop_execution(self, execution_arn, *args, **kwargs)
+    described = boto3.client("stepfunctions", region_name=self.region_name).describe_execution(
+        executionArn=execution_arn
+    )
+    detail = {
+        "executionArn": execution_arn,
+        "stateMachineArn": described["stateMachineArn"],
+        "name": described["name"],
+        # moto's worker thread records ABORTED a moment later; StopExecution's outcome is ABORTED.
+        "status": "ABORTED",
+        "startDate": int(described["startDate"].timestamp() * 1000),
+        "stopDate": int(time.time() * 1000),
+        "input": described.get("input"),
+    }
+    boto3.client("events", region_name=self.region_name).put_events(
+        Entries=[
+            {
+                "Source": "aws.states",
+                "DetailType": "Step Functions Execution Status Change",
+                "Detail": json.dumps(detail),
+                "Resources": [execution_arn],
+            }
+        ]
+    )
+    return execution
 
 
 _original_get_permission = FakeBucket.get_permission
@@ -159,4 +202,5 @@ def install() -> None:
     LambdaSimpleBackend.invoke = _invoke  # type: ignore[method-assign]
     Rule.send_to_targets = _send_to_targets  # type: ignore[method-assign]
     FakeBucket.get_permission = _get_permission  # type: ignore[method-assign]
+    StepFunctionsParserBackend.stop_execution = _stop_execution  # type: ignore[method-assign,assignment]
     _installed = True

@@ -373,6 +373,7 @@ def _function(stack: Stack, logical_id: str, props: dict[str, Any]) -> None:
         MemorySize=int(props.get("MemorySize", 128)),
         Environment={"Variables": {k: str(v) for k, v in props.get("Environment", {}).get("Variables", {}).items()}},
         Architectures=props.get("Architectures", ["x86_64"]),
+        **({"DeadLetterConfig": props["DeadLetterConfig"]} if "DeadLetterConfig" in props else {}),
     )["FunctionArn"]
     stack.physical[logical_id] = name
     stack.attributes[logical_id] = {"Arn": arn}
@@ -406,6 +407,40 @@ def _rule(stack: Stack, logical_id: str, props: dict[str, Any]) -> None:
     stack.attributes[logical_id] = {"Arn": arn}
 
 
+def _permission(stack: Stack, logical_id: str, props: dict[str, Any]) -> None:
+    _client("lambda").add_permission(
+        FunctionName=props["FunctionName"],
+        StatementId=logical_id,
+        Action=props["Action"],
+        Principal=props["Principal"],
+        **({"SourceArn": props["SourceArn"]} if "SourceArn" in props else {}),
+    )
+    stack.physical[logical_id] = logical_id
+
+
+def _event_invoke_config(stack: Stack, logical_id: str, props: dict[str, Any]) -> None:
+    _client("lambda").put_function_event_invoke_config(
+        FunctionName=props["FunctionName"],
+        Qualifier=props.get("Qualifier", "$LATEST"),
+        MaximumRetryAttempts=int(props.get("MaximumRetryAttempts", 2)),
+    )
+    stack.physical[logical_id] = logical_id
+
+
+def _queue(stack: Stack, logical_id: str, props: dict[str, Any]) -> None:
+    name = props.get("QueueName") or f"{stack.name}-{logical_id}"[:80]
+    attributes = {
+        key: str(props[key]).lower() if isinstance(props[key], bool) else str(props[key])
+        for key in ("SqsManagedSseEnabled", "KmsMasterKeyId", "MessageRetentionPeriod", "VisibilityTimeout")
+        if key in props
+    }
+    sqs = _client("sqs")
+    url = sqs.create_queue(QueueName=name, Attributes=attributes)["QueueUrl"]
+    arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    stack.physical[logical_id] = url
+    stack.attributes[logical_id] = {"Arn": arn, "QueueName": name, "QueueUrl": url}
+
+
 _CREATORS = {
     "AWS::S3::Bucket": _bucket,
     "AWS::S3::BucketPolicy": _bucket_policy,
@@ -416,4 +451,7 @@ _CREATORS = {
     "AWS::Lambda::Function": _function,
     "AWS::StepFunctions::StateMachine": _state_machine,
     "AWS::Events::Rule": _rule,
+    "AWS::Lambda::Permission": _permission,
+    "AWS::Lambda::EventInvokeConfig": _event_invoke_config,
+    "AWS::SQS::Queue": _queue,
 }

@@ -177,7 +177,15 @@ def function_wiring_problems(template: Json, definitions: Mapping[str, str]) -> 
                     problems.append(f"{machine}: DefinitionSubstitution {name} should be called {target}Arn")
                 if target not in invoked:
                     problems.append(f"{machine}: may not invoke {target} (no LambdaInvokePolicy)")
-    problems += [f"{name} is not used by any state machine" for name in sorted(functions - used)]
+    # A function with its own event source (the aborted-run cleanup's EventBridge rule) is used by that source.
+    event_driven = {
+        name
+        for name, resource in resources_of_type(template, "AWS::Serverless::Function").items()
+        if resource.get("Properties", {}).get("Events")
+    }
+    problems += [
+        f"{name} is not used by any state machine or event source" for name in sorted(functions - used - event_driven)
+    ]
     return problems
 
 

@@ -71,9 +71,9 @@ def test_wiring_check_reports_dangling_placeholders_unused_functions_and_missing
         f"{MACHINE}: ${{PollJobFunctionArn}} has no DefinitionSubstitution",
         f"{MACHINE}: DefinitionSubstitution FinalizeFunctionArn is not used",
         f"{MACHINE}: may not invoke SmokeTestFunction (no LambdaInvokePolicy)",
-        "FinalizeFunction is not used by any state machine",
-        "OrphanFunction is not used by any state machine",
-        "PollJobFunction is not used by any state machine",
+        "FinalizeFunction is not used by any state machine or event source",
+        "OrphanFunction is not used by any state machine or event source",
+        "PollJobFunction is not used by any state machine or event source",
     ]
 
 

@@ -258,3 +258,19 @@ def test_a_rejected_job_request_is_caught_into_cleanup() -> None:
     # Then the run fails with Bedrock's error code, cleanly, and no job exists
     assert_failed_cleanly(result, "AccessDeniedException")
     assert result.jobs_created == 0
+
+
+def test_an_execution_stopped_by_hand_is_still_cleaned_up() -> None:
+    # Given a job that never finishes and a run stopped from outside (the local timeout calls StopExecution,
+    # as a person would in the console): no Catch runs for an aborted execution
+    result = run(job_polls=10_000, timeout_seconds=4)
+
+    # Then the status-change rule ran the aborted-run cleanup: the job is being stopped, the dataset is in failed/,
+    # and a notification says the run was aborted
+    assert result.status == "TIMED_OUT"
+    assert all(job["status"] == "Stopping" for job in result.resources["jobs_in_progress"])
+    assert result.resources["provisioned_throughputs"] == []
+    assert result.resources["custom_model_deployments"] == []
+    assert result.dataset_uri is not None
+    assert "/failed/" in result.dataset_uri
+    assert any("FAILED (ExecutionAborted)" in subject for subject in result.notifications)

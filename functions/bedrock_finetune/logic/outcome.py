@@ -22,9 +22,12 @@ from bedrock_finetune.logic.reporting import build_report, message, subject
 from bedrock_finetune.logic.resolve_config import is_s3_event, source_from_event
 from bedrock_finetune.logic.validate_dataset import VALIDATION_REPORT
 from bedrock_finetune.models import (
+    AbortedRunCleanupOutput,
+    CaughtError,
     CleanupOutput,
     DeploymentKind,
     ExecutionContext,
+    ExecutionStatusChange,
     NotifyOutput,
     ReportOutput,
     RunState,
@@ -190,6 +193,37 @@ def _validation_report(settings: StackSettings, run: str, state: RunState) -> di
         return None
     text = aws.get_text(settings.bucket_name, naming.report_key(run, VALIDATION_REPORT))
     return json.loads(text) if text else None
+
+
+# --- an execution that ended without its Catch (aborted by hand, or timed out) ------------------------------------
+def cleanup_aborted(change: ExecutionStatusChange, settings: StackSettings) -> AbortedRunCleanupOutput:
+    """What Cleanup would have done, for a run whose state machine never reached it; then the notification.
+
+    The state is lost with the execution, so everything is found from the run's name hash and original input."""
+    try:
+        raw_input = json.loads(change.input) if change.input else None
+    except json.JSONDecodeError:
+        raw_input = None
+    execution = ExecutionContext(
+        id=change.execution_arn, name=change.name, input=raw_input if isinstance(raw_input, dict) else None
+    )
+    error = "ExecutionTimedOut" if change.status == "TIMED_OUT" else "ExecutionAborted"
+    state = RunState(
+        error=CaughtError(Error=error, Cause=f"the execution ended {change.status} before its cleanup ran")
+    )
+    try:
+        result: CleanupOutput | None = cleanup(state, execution, settings)
+        report = result.report if result else {}
+        leftovers: list[str] = []
+    except CleanupIncomplete as exc:
+        result = None
+        report = build_report(state, execution, outcome="FAILED", dataset_uri=None)
+        leftovers = [str(exc)]
+        report["cleanup"] = {"error": "CleanupIncomplete", "cause": str(exc)}
+    sent = notify(report, settings)
+    if leftovers:
+        raise CleanupIncomplete(leftovers[0])
+    return AbortedRunCleanupOutput(cleanup=result, leftovers=leftovers, notification=sent)
 
 
 # --- Notify -----------------------------------------------------------------------------------------------------------
