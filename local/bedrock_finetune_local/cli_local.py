@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 from typing import Any, TextIO
 
+from bedrock_finetune.logic.reporting import readable_cause
 from bedrock_finetune_local import runner
 from bedrock_finetune_local.aws.faults import Fault
 from bedrock_finetune_local.cli import UsageError
@@ -75,8 +76,9 @@ def print_state(line: runner.StateLine, stream: TextIO | None = None) -> None:
     elif line.outcome.startswith("retried"):
         mark = _paint("retry ", YELLOW, on)
     else:
-        mark = _paint("FAILED", RED, on)
-    detail = f"  {_paint(line.outcome + ': ' + line.detail, DIM, on)}" if line.detail else ""
+        mark = _paint("caught", RED, on)
+    label = f"{line.outcome}: " if line.outcome.startswith("retried") else ""
+    detail = f"  {_paint(label + line.detail, DIM, on)}" if line.detail else ""
     print(f"  {mark} {line.name:<26} {line.seconds:6.2f}s{detail}", file=stream, flush=True)
 
 
@@ -87,7 +89,7 @@ def print_summary(result: runner.RunResult, stream: TextIO | None = None) -> Non
     print(f"\n  Result: {_paint(verdict, BOLD, on)} in {result.seconds:.1f}s", file=stream)
     if result.error:
         print(f"  Error:  {result.error.get('error')}", file=stream)
-        for line in str(result.error.get("cause") or "").splitlines()[:8]:
+        for line in str(readable_cause(result.error.get("cause")) or "").splitlines()[:8]:
             print(f"          {line}", file=stream)
     print(f"  Dataset now at: {result.dataset_uri}", file=stream)
     report = result.report or {}

@@ -97,9 +97,17 @@ class RunResult:
         }
 
 
+def _quiet_libraries() -> None:
+    """moto's interpreter logs every Fail state with its whole AST, and SAM's translator warns about metrics it
+    never publishes: neither helps a person reading the timeline."""
+    for name in ("moto", "samtranslator"):
+        logging.getLogger(name).setLevel(logging.CRITICAL)
+
+
 @contextmanager
 def local_aws_session(options: RunOptions, log_file: Path) -> Iterator[stack.Stack]:
     """moto with the workflow's extensions installed and the stack deployed; everything is gone on exit."""
+    _quiet_libraries()
     with ExitStack() as scope:
         scope.enter_context(_credentials())
         scope.enter_context(
@@ -265,36 +273,42 @@ def _history(sfn: Any, execution_arn: str) -> list[dict[str, Any]]:
 
 
 def timeline_from_history(events: list[dict[str, Any]], *, finished: bool) -> list[StateLine]:
-    """One line per state entered, in order: retried / caught / ok, and its duration. A state still running is
-    left out until it exits (or the execution ends)."""
+    """One line per state entered, in order: ok, retried (a failed attempt followed by another), or caught (the
+    last attempt failed and a Catch took over), with its duration. A state still running is left out until it
+    exits (or the execution ends)."""
     lines: list[StateLine] = []
     current: dict[str, Any] | None = None
     for event in events:
         kind = event["type"]
         if kind.endswith("StateEntered"):
-            current = {"name": event["stateEnteredEventDetails"]["name"], "start": event["timestamp"], "failures": []}
-        elif current is not None and kind in {"LambdaFunctionFailed", "TaskFailed", "LambdaFunctionTimedOut"}:
+            current = {"name": event["stateEnteredEventDetails"]["name"], "start": event["timestamp"]}
+            current.update(failures=[], failed_last=False)
+        elif current is None:
+            continue
+        elif kind in {"LambdaFunctionFailed", "TaskFailed", "LambdaFunctionTimedOut"}:
             details = event.get("lambdaFunctionFailedEventDetails") or event.get("taskFailedEventDetails") or {}
-            current["failures"].append(details.get("error", kind))
-        elif current is not None and kind.endswith("StateExited"):
-            lines.append(_line(current, event["timestamp"], caught=False))
-            current = None
-        elif current is not None and kind in {"ExecutionFailed", "ExecutionAborted", "ExecutionTimedOut"}:
-            lines.append(_line(current, event["timestamp"], caught=True))
+            if not current["failed_last"]:
+                current["failures"].append(details.get("error", kind))
+            current["failed_last"] = True
+        elif kind in {"LambdaFunctionScheduled", "TaskScheduled"}:
+            current["failed_last"] = False
+        elif kind.endswith("StateExited") or kind in {"ExecutionFailed", "ExecutionAborted", "ExecutionTimedOut"}:
+            lines.append(_line(current, event["timestamp"]))
             current = None
     if current is not None and finished:
-        lines.append(_line(current, current["start"], caught=True))
+        lines.append(_line(current, current["start"]))
     return lines
 
 
-def _line(current: dict[str, Any], end: datetime, *, caught: bool) -> StateLine:
+def _line(current: dict[str, Any], end: datetime) -> StateLine:
     failures: list[str] = current["failures"]
     seconds = max(0.0, (end - current["start"]).total_seconds())
-    if failures and caught:
-        return StateLine(current["name"], "failed", seconds, failures[-1])
-    if failures:
-        retried = ", ".join(failures)
-        return StateLine(current["name"], f"retried x{len(failures)}", seconds, retried)
+    retried = failures[:-1] if current["failed_last"] else failures
+    if current["failed_last"]:
+        detail = failures[-1] + (f" (after {len(retried)} retries)" if retried else "")
+        return StateLine(current["name"], "caught", seconds, detail)
+    if retried:
+        return StateLine(current["name"], f"retried x{len(retried)}", seconds, ", ".join(retried))
     return StateLine(current["name"], "ok", seconds)
 
 

@@ -82,10 +82,23 @@ def build_report(
     if state.smoke_test:
         report["smokeTest"] = state.smoke_test.model_dump(mode="json", by_alias=True)
     if state.error:
-        report["error"] = {"error": state.error.Error, "cause": state.error.Cause}
+        report["error"] = {"error": state.error.Error, "cause": readable_cause(state.error.Cause)}
     if cleanup is not None:
         report["cleanup"] = cleanup
     return report
+
+
+def readable_cause(cause: str | None) -> str | None:
+    """A Lambda error reaches the state machine as its JSON payload: keep the message, drop the stack trace."""
+    if not cause or not cause.startswith("{"):
+        return cause
+    try:
+        payload = json.loads(cause)
+    except json.JSONDecodeError:
+        return cause
+    if isinstance(payload, dict) and isinstance(payload.get("errorMessage"), str):
+        return str(payload["errorMessage"])
+    return cause
 
 
 def subject(report: dict[str, Any]) -> str:

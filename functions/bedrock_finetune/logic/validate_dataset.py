@@ -9,12 +9,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from botocore.exceptions import ClientError
+from botocore.exceptions import ClientError, ConnectionError, ReadTimeoutError, ResponseStreamingError
 
 from bedrock_finetune import aws, naming
 from bedrock_finetune.catalog import get_model
 from bedrock_finetune.config import RunConfig, S3Location
-from bedrock_finetune.errors import DatasetInvalid, DatasetUnreadable
+from bedrock_finetune.errors import DatasetInvalid, DatasetUnreadable, TransientAwsError
 from bedrock_finetune.models import ValidateDatasetOutput, ValidatedFile
 from bedrock_finetune.validation import DatasetSource, FileStats, ValidationReport, validate_dataset
 
@@ -31,13 +31,17 @@ def validate(config: RunConfig) -> ValidateDatasetOutput:
         body, size = _open(config.validation_source)
         validation = DatasetSource(name=config.validation_source.uri, stream=body, size=size)
         sources["validation"] = config.validation_source
-    report = validate_dataset(
-        train=DatasetSource(name=config.source.uri, stream=train_body, size=train_size),
-        model=spec,
-        customization_type=config.customization_type,
-        validation=validation,
-        hyperparameters=dict(config.hyper_parameters),
-    )
+    try:
+        report = validate_dataset(
+            train=DatasetSource(name=config.source.uri, stream=train_body, size=train_size),
+            model=spec,
+            customization_type=config.customization_type,
+            validation=validation,
+            hyperparameters=dict(config.hyper_parameters),
+        )
+    except (ResponseStreamingError, ReadTimeoutError, ConnectionError) as exc:
+        # The object's stream broke mid-read: reading it again from the start is the fix.
+        raise TransientAwsError(f"reading the dataset failed: {type(exc).__name__}") from exc
     key = naming.report_key(config.run_id, VALIDATION_REPORT)
     aws.put_json(config.bucket, key, report.model_dump_json(indent=2))
     if not report.valid:
