@@ -46,7 +46,7 @@ help:
 	@echo "make lint      ruff, ruff format --check, mypy, sam validate --lint, asl-validator, checkov, sam build"
 	@echo "make build     sam build (the template's runtime and architecture) into .aws-sam/build"
 	@echo "make tools     install the gate tools: SAM CLI, checkov, asl-validator"
-	@echo "make bench     validator throughput and memory against a naive baseline"
+	@echo "make bench     validator throughput and memory vs a naive baseline; cold starts vs a floor; package sizes"
 
 venv: $(STAMP)
 

@@ -80,11 +80,7 @@ FLOOR_CODE = _TIMED.format(
 )
 
 
-class _TemplateLoader(yaml.SafeLoader):
-    """Reads CloudFormation's short-form intrinsics (!Ref, !GetAtt, ...) as plain values."""
-
-
-def _intrinsic(loader: yaml.SafeLoader, suffix: str, node: yaml.Node) -> Any:
+def _intrinsic(loader: Any, suffix: str, node: Any) -> Any:
     if isinstance(node, yaml.ScalarNode):
         return loader.construct_scalar(node)
     if isinstance(node, yaml.SequenceNode):
@@ -92,12 +88,14 @@ def _intrinsic(loader: yaml.SafeLoader, suffix: str, node: yaml.Node) -> Any:
     return loader.construct_mapping(node)
 
 
+# A SafeLoader that reads CloudFormation's short-form intrinsics (!Ref, !GetAtt, ...) as plain values.
+_TemplateLoader: Any = type("_TemplateLoader", (yaml.SafeLoader,), {})
 _TemplateLoader.add_multi_constructor("!", _intrinsic)
 
 
 def functions(template: Path = TEMPLATE) -> dict[str, str]:
     """Logical id -> handler module of every AWS::Serverless::Function, in template order."""
-    document = yaml.load(template.read_text(encoding="utf-8"), Loader=_TemplateLoader)  # a SafeLoader
+    document = yaml.load(template.read_text(encoding="utf-8"), Loader=_TemplateLoader)
     default = ((document.get("Globals") or {}).get("Function") or {}).get("Handler")
     found = {}
     for name, resource in document["Resources"].items():

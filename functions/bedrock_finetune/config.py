@@ -11,7 +11,7 @@ import json
 import os
 import re
 from collections.abc import Mapping
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 from pydantic.alias_generators import to_camel
@@ -32,7 +32,10 @@ _S3_URI = re.compile(r"^s3://(?P<bucket>[a-z0-9][a-z0-9.\-]{1,61}[a-z0-9])/(?P<k
 class CamelModel(BaseModel):
     """camelCase on the wire (state machine JSON, console input), snake_case in Python."""
 
-    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, extra="forbid", frozen=True)
+    # defer_build: a model's validator is built on first use, so a handler pays only for the models it uses.
+    model_config = ConfigDict(
+        alias_generator=to_camel, populate_by_name=True, extra="forbid", frozen=True, defer_build=True
+    )
 
 
 class S3Location(CamelModel):
@@ -193,6 +196,20 @@ class RunConfig(CamelModel):
     polling: PollingSettings
     model_name: str | None
     validation_split_percent: int
+
+
+def is_s3_event(raw: dict[str, Any]) -> bool:
+    return raw.get("source") == "aws.s3" and raw.get("detail-type") == "Object Created"
+
+
+def source_from_event(raw: dict[str, Any]) -> S3Location:
+    """The object of an S3 ``Object Created`` EventBridge event (its version pinned when the bucket versions)."""
+    try:
+        bucket = raw["detail"]["bucket"]["name"]
+        obj = raw["detail"]["object"]
+    except (KeyError, TypeError) as exc:
+        raise ConfigInvalid("S3 event: detail.bucket.name and detail.object are required") from exc
+    return S3Location(bucket=bucket, key=obj["key"], version_id=obj.get("version-id"))
 
 
 def describe_validation_error(exc: ValidationError) -> str:

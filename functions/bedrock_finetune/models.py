@@ -15,7 +15,7 @@ DeploymentKind = Literal["provisioned", "on-demand"]
 class ExecutionContext(BaseModel):
     """``$$.Execution`` from the context object."""
 
-    model_config = ConfigDict(extra="ignore", populate_by_name=True, frozen=True)
+    model_config = ConfigDict(extra="ignore", populate_by_name=True, frozen=True, defer_build=True)
 
     id: str = Field(alias="Id")
     name: str = Field(alias="Name")
@@ -184,7 +184,7 @@ class SmokeTestOutput(CamelModel):
 
 # --- Finalize / Cleanup / Notify ------------------------------------------------------------------------------------
 class CaughtError(BaseModel):
-    model_config = ConfigDict(extra="ignore", frozen=True)
+    model_config = ConfigDict(extra="ignore", frozen=True, defer_build=True)
 
     Error: str = "States.Unknown"
     Cause: str | None = None
@@ -193,7 +193,7 @@ class CaughtError(BaseModel):
 class RunState(BaseModel):
     """The whole state as Finalize, Cleanup and Notify see it: every part optional, since a run may fail anywhere."""
 
-    model_config = ConfigDict(extra="ignore", populate_by_name=True, frozen=True)
+    model_config = ConfigDict(extra="ignore", populate_by_name=True, frozen=True, defer_build=True)
 
     config: RunConfig | None = None
     validation: ValidateDatasetOutput | None = None
@@ -241,7 +241,7 @@ class NotifyOutput(CamelModel):
 class ExecutionStatusChange(BaseModel):
     """The ``detail`` of EventBridge's "Step Functions Execution Status Change" event."""
 
-    model_config = ConfigDict(extra="ignore", populate_by_name=True, frozen=True)
+    model_config = ConfigDict(extra="ignore", populate_by_name=True, frozen=True, defer_build=True)
 
     execution_arn: str = Field(alias="executionArn")
     state_machine_arn: str = Field(alias="stateMachineArn")
@@ -252,7 +252,7 @@ class ExecutionStatusChange(BaseModel):
 
 
 class StatusChangeEvent(BaseModel):
-    model_config = ConfigDict(extra="ignore", populate_by_name=True, frozen=True)
+    model_config = ConfigDict(extra="ignore", populate_by_name=True, frozen=True, defer_build=True)
 
     detail_type: str = Field(alias="detail-type")
     detail: ExecutionStatusChange

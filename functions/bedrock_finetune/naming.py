@@ -7,6 +7,7 @@ import hashlib
 import re
 
 MAX_NAME = 63
+VALIDATION_REPORT = "validation.json"
 
 
 def run_id(execution_name: str) -> str:

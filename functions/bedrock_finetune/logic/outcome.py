@@ -15,12 +15,10 @@ from botocore.exceptions import ClientError
 from pydantic import ValidationError
 
 from bedrock_finetune import aws, naming
-from bedrock_finetune.config import INBOX_PREFIX, S3Location, StackSettings
+from bedrock_finetune.config import INBOX_PREFIX, S3Location, StackSettings, is_s3_event, source_from_event
 from bedrock_finetune.errors import CleanupIncomplete
 from bedrock_finetune.logic import deployment as deployments
 from bedrock_finetune.logic.reporting import build_report, message, subject
-from bedrock_finetune.logic.resolve_config import is_s3_event, source_from_event
-from bedrock_finetune.logic.validate_dataset import VALIDATION_REPORT
 from bedrock_finetune.models import (
     AbortedRunCleanupOutput,
     CaughtError,
@@ -191,7 +189,7 @@ def _validation_report(settings: StackSettings, run: str, state: RunState) -> di
     """The validator's report when the dataset was rejected (so its errors reach failed/ and the notification)."""
     if state.validation is not None or state.error is None or state.error.Error != "DatasetInvalid":
         return None
-    text = aws.get_text(settings.bucket_name, naming.report_key(run, VALIDATION_REPORT))
+    text = aws.get_text(settings.bucket_name, naming.report_key(run, naming.VALIDATION_REPORT))
     return json.loads(text) if text else None
 
 

@@ -27,24 +27,12 @@ from bedrock_finetune.config import (
     StackSettings,
     Trigger,
     describe_validation_error,
+    is_s3_event,
+    source_from_event,
 )
 from bedrock_finetune.errors import ConfigInvalid
 from bedrock_finetune.hyperparameters import resolve_hyperparameters
 from bedrock_finetune.models import ExecutionContext
-
-
-def is_s3_event(raw: dict[str, Any]) -> bool:
-    return raw.get("source") == "aws.s3" and raw.get("detail-type") == "Object Created"
-
-
-def source_from_event(raw: dict[str, Any]) -> S3Location:
-    """The object of an S3 ``Object Created`` EventBridge event (its version pinned when the bucket versions)."""
-    try:
-        bucket = raw["detail"]["bucket"]["name"]
-        obj = raw["detail"]["object"]
-    except (KeyError, TypeError) as exc:
-        raise ConfigInvalid("S3 event: detail.bucket.name and detail.object are required") from exc
-    return S3Location(bucket=bucket, key=obj["key"], version_id=obj.get("version-id"))
 
 
 def parse_overrides(raw: dict[str, Any], *, origin: str) -> RunOverrides:

@@ -18,7 +18,6 @@ from bedrock_finetune.errors import DatasetInvalid, DatasetUnreadable, Transient
 from bedrock_finetune.models import ValidateDatasetOutput, ValidatedFile
 from bedrock_finetune.validation import DatasetSource, FileStats, ValidationReport, validate_dataset
 
-VALIDATION_REPORT = "validation.json"
 ERRORS_IN_CAUSE = 5
 
 
@@ -42,7 +41,7 @@ def validate(config: RunConfig) -> ValidateDatasetOutput:
     except (ResponseStreamingError, ReadTimeoutError, ConnectionError) as exc:
         # The object's stream broke mid-read: reading it again from the start is the fix.
         raise TransientAwsError(f"reading the dataset failed: {type(exc).__name__}") from exc
-    key = naming.report_key(config.run_id, VALIDATION_REPORT)
+    key = naming.report_key(config.run_id, naming.VALIDATION_REPORT)
     aws.put_json(config.bucket, key, report.model_dump_json(indent=2))
     if not report.valid:
         raise DatasetInvalid(summarize(report, f"s3://{config.bucket}/{key}"))
