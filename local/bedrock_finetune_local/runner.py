@@ -199,6 +199,7 @@ def run(options: RunOptions, on_state: Callable[[StateLine], None] | None = None
         if execution_arn is not None:
             status, timeline, error = _follow(sfn, execution_arn, options.timeout_seconds, on_state)
         report = _report(s3, deployed.bucket, execution_arn)
+        sent = _notifications(deployed.topic_arn)
         return RunResult(
             status=status,
             states=[line.name for line in timeline],
@@ -207,8 +208,8 @@ def run(options: RunOptions, on_state: Callable[[StateLine], None] | None = None
             resources=leftover_resources(),
             dataset_uri=_dataset_location(s3, deployed.bucket, key, report),
             report=report,
-            notifications=[subject for subject, _ in _notifications(deployed.topic_arn)],
-            notification_messages=[message for _, message in _notifications(deployed.topic_arn)],
+            notifications=[subject for subject, _ in sent],
+            notification_messages=[message for _, message in sent],
             faults_fired=local_faults.fired_counts(),
             jobs_created=len(
                 boto3.client("bedrock", region_name=stack.REGION).list_model_customization_jobs()[
