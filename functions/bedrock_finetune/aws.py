@@ -7,36 +7,60 @@ service-unavailable errors become :class:`TransientAwsError`, which the state ma
 from __future__ import annotations
 
 import functools
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import Any
+from dataclasses import dataclass, field
+from typing import Any, TypeVar
 
 import boto3
 from botocore.config import Config
 from botocore.exceptions import ClientError, ConnectionError, EndpointConnectionError, ReadTimeoutError
 
 from bedrock_finetune.config import S3Location
-from bedrock_finetune.errors import TransientAwsError
+from bedrock_finetune.errors import AccessDenied, TransientAwsError
 
+# Error codes worth retrying: every code botocore's retry handlers treat as throttling or transient
+# (botocore/retries/standard.py, botocore/data/_retry.json), and every code of the operations this package calls that
+# botocore's service models mark retryable or answer with 429/5xx, including SNS's own spellings (ThrottledException
+# is sent as ``Throttled``, KMSThrottlingException as ``KMSThrottling``, InternalErrorException as ``InternalError``).
+# tests/handlers/test_transient_codes.py derives them from botocore's data, so a code botocore adds fails that test.
 TRANSIENT_CODES = frozenset(
     {
-        "ThrottlingException",
+        # throttling
         "Throttling",
+        "ThrottlingException",
         "ThrottledException",
+        "Throttled",
+        "RequestThrottled",
+        "RequestThrottledException",
         "TooManyRequestsException",
+        "ProvisionedThroughputExceededException",
+        "TransactionInProgressException",
         "RequestLimitExceeded",
+        "BandwidthLimitExceeded",
+        "LimitExceededException",
+        "EC2ThrottledException",
         "SlowDown",
+        "KMSThrottling",
+        "KMSThrottlingException",
+        # transient service faults
         "ServiceUnavailable",
         "ServiceUnavailableException",
         "InternalError",
+        "InternalErrorException",
         "InternalServerError",
         "InternalServerException",
         "InternalFailure",
         "RequestTimeout",
         "RequestTimeoutException",
+        "PriorRequestNotComplete",
         "ModelNotReadyException",
+        "BadDigest",  # S3: the body's MD5 did not match what arrived; botocore's _retry.json retries it
     }
 )
+#: HTTP statuses botocore retries whatever the code: 429 (too many requests), 5xx, 509 (limit exceeded).
+TRANSIENT_STATUSES = frozenset({429, 500, 502, 503, 504, 509})
 NOT_FOUND_CODES = frozenset({"ResourceNotFoundException", "NoSuchKey", "NotFound", "404", "NoSuchVersion"})
 
 # The state machine owns the long backoff; the client retries only briefly so the history shows the retries.
@@ -68,20 +92,106 @@ def is_not_found(exc: ClientError) -> bool:
     return error_code(exc) in NOT_FOUND_CODES
 
 
+def http_status(exc: ClientError) -> int:
+    status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0)
+    return status if isinstance(status, int) else 0
+
+
+def is_transient(exc: ClientError) -> bool:
+    """Throttling, a transient service fault, or a 429/5xx status: worth retrying with backoff."""
+    status = http_status(exc)
+    return error_code(exc) in TRANSIENT_CODES or status in TRANSIENT_STATUSES or status >= 500
+
+
+#: What AWS services answer when IAM (or a bucket policy, or an SCP) denies a call; S3's HEAD has no body: "403".
+ACCESS_DENIED_CODES = frozenset(
+    {"AccessDenied", "AccessDeniedException", "AuthorizationError", "AuthorizationErrorException", "403"}
+)
+
+
+def is_access_denied(exc: ClientError) -> bool:
+    return error_code(exc) in ACCESS_DENIED_CODES
+
+
+def access_denied(exc: ClientError) -> AccessDenied:
+    """The named error the state machine reports for a denial botocore has no exception class for (S3's
+    ``AccessDenied``, a HEAD's bare ``403``): the operation, AWS's answer and its message (which names the
+    principal, action and resource; never data)."""
+    operation = getattr(exc, "operation_name", "call")
+    message = str(exc.response.get("Error", {}).get("Message", "")) or "Forbidden"
+    return AccessDenied(f"{operation} was denied (AccessDenied, HTTP {http_status(exc) or 403}): {message}")
+
+
 @contextmanager
 def transient_errors() -> Iterator[None]:
     """Turn throttling, 5xx and connection errors into TransientAwsError; let everything else through."""
     try:
         yield
     except ClientError as exc:
-        code = error_code(exc)
-        status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0)
-        if code in TRANSIENT_CODES or (isinstance(status, int) and status >= 500):
+        if is_transient(exc):
             operation = getattr(exc, "operation_name", "call")
-            raise TransientAwsError(f"{operation} answered {code or status}; retrying with backoff") from exc
+            answer = error_code(exc) or http_status(exc)
+            raise TransientAwsError(f"{operation} answered {answer}; retrying with backoff") from exc
         raise
     except (EndpointConnectionError, ConnectionError, ReadTimeoutError) as exc:
         raise TransientAwsError(f"connection problem: {type(exc).__name__}") from exc
+
+
+# --- a resource that is busy (Creating, Updating, Stopping) --------------------------------------------------------
+CONFLICT_CODES = frozenset({"ConflictException"})
+T = TypeVar("T")
+
+
+@dataclass
+class BusyWait:
+    """How long to wait, polling, for a resource whose Delete/Stop answers ConflictException because it is still
+    changing (a throughput Creating or Updating, a job Stopping). Bounded by attempts and by a deadline shared by
+    every wait of one invocation, so the Lambda ends well within its timeout."""
+
+    initial_seconds: float = 5.0
+    max_seconds: float = 60.0
+    max_attempts: int = 20
+    budget_seconds: float = 300.0
+    deadline: float = field(default=0.0)
+    sleep: Callable[[float], None] = time.sleep
+
+    def __post_init__(self) -> None:
+        if not self.deadline:
+            self.deadline = time.monotonic() + self.budget_seconds
+
+    def delay(self, waited: float) -> float:
+        """The next pause: ``initial_seconds``, growing with the time already waited, up to ``max_seconds`` and never
+        past the deadline."""
+        wanted = min(self.max_seconds, max(self.initial_seconds, waited / 2))
+        return max(0.0, min(wanted, self.deadline - time.monotonic()))
+
+
+def retry_while_busy(
+    action: Callable[[], T], status: Callable[[], str | None], busy: frozenset[str], wait: BusyWait, what: str
+) -> T:
+    """Run ``action``; on ConflictException read ``status``: while it is one of ``busy`` wait and retry, otherwise
+    (settled, or gone: None) retry at once. Still busy when the wait is used up: TransientAwsError (retried later
+    by the state machine), with ``status`` set to the last status seen."""
+    waited = 0.0
+    last_status: str | None = None
+    for _ in range(max(1, wait.max_attempts)):
+        try:
+            with transient_errors():
+                return action()
+        except ClientError as exc:
+            if error_code(exc) not in CONFLICT_CODES:
+                raise
+        last_status = status()
+        if last_status in busy:
+            pause = wait.delay(waited)
+            if pause <= 0 and time.monotonic() >= wait.deadline:
+                break
+            wait.sleep(pause)
+            waited += pause
+    raise TransientAwsError(
+        f"{what} is still {last_status} after {int(waited)} s of waiting (ConflictException); retrying later",
+        status=last_status,
+    )
 
 
 # --- S3 ---------------------------------------------------------------------------------------------------------------
@@ -96,7 +206,18 @@ def head_object(location: S3Location) -> dict[str, Any] | None:
     except ClientError as exc:
         if is_not_found(exc):
             return None
+        if http_status(exc) == 403 and not location.version_id and not _listed(location):
+            # S3 answers 403, not 404, for a missing key unless the caller may list the whole bucket (S3 API
+            # Reference, HeadObject "Permissions"); a role whose ListBucket is scoped by s3:prefix asks the listing.
+            return None
         raise
+
+
+def _listed(location: S3Location) -> bool:
+    """Is the key in a listing of exactly its own prefix? (needs only s3:ListBucket with that s3:prefix)"""
+    with transient_errors():
+        response = client("s3").list_objects_v2(Bucket=location.bucket, Prefix=location.key, MaxKeys=1)
+    return any(item["Key"] == location.key for item in response.get("Contents", []))
 
 
 def open_object(location: S3Location) -> tuple[Any, int]:
@@ -121,6 +242,8 @@ def get_text(bucket: str, key: str) -> str | None:
     except ClientError as exc:
         if is_not_found(exc):
             return None
+        if http_status(exc) == 403 and not _listed(S3Location(bucket=bucket, key=key)):
+            return None  # a missing key answers 403 to a caller whose ListBucket is scoped by s3:prefix
         raise
     return str(body.read().decode("utf-8"))
 

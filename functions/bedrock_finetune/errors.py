@@ -71,9 +71,24 @@ class CleanupIncomplete(WorkflowError):
     """Cleanup could not remove everything; the notification lists what is left."""
 
 
+class AccessDenied(WorkflowError):
+    """An AWS call was denied (403 / AccessDenied / AuthorizationError): a permission is missing from the function's
+    role, the bucket policy or a service control policy. Never retried: the message names the call and the answer."""
+
+
 # --- transient: retried by the ASL with backoff --------------------------------------------------------------------
 class TransientAwsError(WorkflowError):
-    """Throttling, service unavailable, or another AWS error that is worth retrying."""
+    """Throttling, service unavailable, or another AWS error that is worth retrying.
+
+    ``status`` is the resource's status when the error is a resource still busy (Creating, Stopping...)."""
+
+    def __init__(self, message: str, *, status: str | None = None) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+class NotificationFailed(WorkflowError):
+    """The notification could not be published even after the retries (the run's outcome itself is unchanged)."""
 
 
 TRANSIENT_ERROR_NAMES: tuple[str, ...] = (
@@ -82,4 +97,6 @@ TRANSIENT_ERROR_NAMES: tuple[str, ...] = (
     "Lambda.AWSLambdaException",
     "Lambda.SdkClientException",
     "Lambda.TooManyRequestsException",
+    # The Invoke call itself timed out (not the function): retry like the other Lambda service errors.
+    "Lambda.ClientExecutionTimeoutException",
 )

@@ -207,22 +207,43 @@ class RunState(BaseModel):
     error: CaughtError | None = None
     cleanup_error: CaughtError | None = Field(default=None, alias="cleanupError")
     cleanup: dict[str, Any] | None = None
+    #: Finalize's output: once present, the run's outcome is settled and nothing may undo it.
+    final: dict[str, Any] | None = None
 
 
 class WholeStateInput(CamelModel):
     state: dict[str, Any]
     execution: ExecutionContext
+    #: ``$$.State.RetryCount``: how many times the state machine has already retried this step.
+    attempt: int | None = None
 
 
 class ReportOutput(CamelModel):
     report: dict[str, Any]
-    report_uri: str
+    report_uri: str | None
     dataset_uri: str | None
 
 
+LeftoverKind = Literal["provisioned-throughput", "custom-model-deployment", "model-customization-job"]
+
+
+class Leftover(CamelModel):
+    """Something the run created that may still be running (and billing) after Cleanup, for a person to remove."""
+
+    kind: LeftoverKind
+    #: None when the resource could not even be looked for (a discovery call failed): ``command`` then finds it.
+    arn: str | None
+    state: str
+    cost: str
+    command: str
+    reason: str
+
+
 class CleanupOutput(ReportOutput):
+    complete: bool = True
     actions: list[str]
-    leftovers: list[str]
+    leftovers: list[Leftover]
+    problems: list[str] = Field(default_factory=list)
 
 
 class NotifyInput(CamelModel):
@@ -230,6 +251,8 @@ class NotifyInput(CamelModel):
     report: dict[str, Any] | None = None
     state: dict[str, Any] | None = None
     execution: ExecutionContext | None = None
+    #: ``$$.State.RetryCount``: the notification is given up (logged, counted) only on the last retry.
+    attempt: int | None = None
 
 
 class NotifyOutput(CamelModel):
@@ -249,6 +272,8 @@ class ExecutionStatusChange(BaseModel):
     status: str
     start_date: int | None = Field(default=None, alias="startDate")
     input: str | None = None
+    error: str | None = None
+    cause: str | None = None
 
 
 class StatusChangeEvent(BaseModel):
@@ -260,5 +285,7 @@ class StatusChangeEvent(BaseModel):
 
 class AbortedRunCleanupOutput(CamelModel):
     cleanup: CleanupOutput | None
-    leftovers: list[str]
-    notification: NotifyOutput
+    leftovers: list[Leftover]
+    notification: NotifyOutput | None
+    #: Why nothing was done: the run's own Cleanup already ran, or its outcome was settled by Finalize.
+    skipped: str | None = None

@@ -5,9 +5,17 @@ from __future__ import annotations
 
 import hashlib
 import re
+import unicodedata
 
 MAX_NAME = 63
 VALIDATION_REPORT = "validation.json"
+MAX_TAG_VALUE = 256
+# botocore's bedrock model (2023-04-20): the S3Uri shape every trainingDataConfig / validator / output URI must match.
+# Its TagValue shape, [a-zA-Z0-9\s._:/=+@-]* (ASCII only: Java's \s), is what tag_value() produces.
+BEDROCK_S3_URI = re.compile(
+    r"s3://[a-z0-9][-.a-z0-9]{1,61}[a-z0-9](?:/[-!_*'().a-z0-9A-Z]+(?:/[-!_*'().a-z0-9A-Z]+)*)?/?"
+)
+_TAG_VALUE_FORBIDDEN = re.compile(r"[^a-zA-Z0-9 ._:/=+@-]")
 
 
 def run_id(execution_name: str) -> str:
@@ -41,6 +49,22 @@ def request_token(execution_arn: str, sha256: str, purpose: str) -> str:
     return hashlib.sha256(f"{execution_arn}|{sha256}|{purpose}".encode()).hexdigest()
 
 
+def bedrock_s3_uri_problem(uri: str) -> str | None:
+    """Why Bedrock would refuse this dataset or output URI (its S3Uri pattern, at most 1,024 characters), or None.
+
+    The rule applies to what Bedrock reads and writes: the staged ``datasets/<sha256>/`` copies and ``outputs/<run>/``,
+    never to the key a user dropped into ``inbox/`` (that one may hold spaces, ``=``, ``+`` or any Unicode).
+    """
+    if len(uri) > 1024:
+        return f"{uri[:60]}... is {len(uri):,} characters; Bedrock accepts at most 1,024"
+    if not BEDROCK_S3_URI.fullmatch(uri):
+        return (
+            f"{uri} does not match Bedrock's S3Uri pattern (a lowercase bucket; a key of letters, digits and "
+            "-!_*'(). only)"
+        )
+    return None
+
+
 def staged_key(sha256: str, role: str) -> str:
     """Content-addressed, immutable: ``datasets/<sha256>/<role>.jsonl`` (matches the S3Uri pattern)."""
     return f"datasets/{sha256}/{role}.jsonl"
@@ -59,5 +83,10 @@ def output_prefix(run: str) -> str:
 
 
 def tag_value(value: str) -> str:
-    """Bedrock tag values: at most 256 of ``[\\p{L}\\p{Z}\\p{N}_.:/=+\\-@]``."""
-    return re.sub(r"[^\w.:/=+\-@ ]", "_", value)[:256]
+    """A Bedrock tag value (botocore's TagValue pattern ``[a-zA-Z0-9\\s._:/=+@-]*``, at most 256 characters).
+
+    ASCII only: accents are dropped (``ü`` → ``u``), whitespace becomes a space, anything else becomes ``_``.
+    """
+    ascii_text = unicodedata.normalize("NFKD", value).encode("ascii", "ignore").decode("ascii")
+    ascii_text = re.sub(r"\s", " ", ascii_text)
+    return _TAG_VALUE_FORBIDDEN.sub("_", ascii_text)[:MAX_TAG_VALUE]

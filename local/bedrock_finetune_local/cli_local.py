@@ -1,4 +1,9 @@
-"""``bedrock-finetune local run`` and ``bedrock-finetune demo``: the real workflow on local AWS."""
+"""``bedrock-finetune local run`` and ``bedrock-finetune demo``: the real workflow on local AWS.
+
+Registering these subcommands must stay cheap: ``bedrock-finetune --help``, ``validate`` and ``models`` build the
+same parser. The local AWS (moto, the runner, the emulated Bedrock: about 3 s and 180 MB to import) is therefore
+imported inside the command functions, only when a ``local run`` or ``demo`` actually runs.
+"""
 
 from __future__ import annotations
 
@@ -7,12 +12,12 @@ import json
 import os
 import sys
 from pathlib import Path
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
-from bedrock_finetune.logic.reporting import readable_cause
-from bedrock_finetune_local import runner
-from bedrock_finetune_local.aws.faults import Fault
 from bedrock_finetune_local.cli import UsageError
+
+if TYPE_CHECKING:
+    from bedrock_finetune_local import runner
 
 GREEN, RED, YELLOW, DIM, BOLD, RESET = "\033[32m", "\033[31m", "\033[33m", "\033[2m", "\033[1m", "\033[0m"
 
@@ -83,6 +88,8 @@ def print_state(line: runner.StateLine, stream: TextIO | None = None) -> None:
 
 
 def print_summary(result: runner.RunResult, stream: TextIO | None = None) -> None:
+    from bedrock_finetune.logic.reporting import readable_cause  # noqa: PLC0415 - keeps the parser light
+
     stream = stream or sys.stdout
     on = _colour(stream)
     verdict = _paint(result.status, GREEN if result.status == "SUCCEEDED" else RED, on)
@@ -126,6 +133,9 @@ def print_summary(result: runner.RunResult, stream: TextIO | None = None) -> Non
 
 
 def _run_command(args: argparse.Namespace) -> int:
+    from bedrock_finetune_local import runner  # noqa: PLC0415 - imports moto: only when a local run starts
+    from bedrock_finetune_local.aws.faults import Fault  # noqa: PLC0415
+
     if not args.dataset.is_file():
         raise UsageError(f"--dataset {args.dataset}: no such file")
     for text in args.fault:
@@ -153,6 +163,8 @@ def _run_command(args: argparse.Namespace) -> int:
 
 
 def _demo_command(args: argparse.Namespace) -> int:
+    from bedrock_finetune_local import runner  # noqa: PLC0415 - imports moto: only when the demo starts
+
     root = Path(__file__).resolve().parents[2]
     datasets = root / "events" / "datasets"
     scenarios = [

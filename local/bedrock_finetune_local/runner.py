@@ -27,18 +27,21 @@ from bedrock_finetune_local import aws as local_aws
 from bedrock_finetune_local import seams, stack
 from bedrock_finetune_local.aws import bedrock as local_bedrock
 from bedrock_finetune_local.aws import faults as local_faults
+from bedrock_finetune_local.aws import iam as local_iam
 
 Via = Literal["inbox", "console"]
 Status = Literal["SUCCEEDED", "FAILED", "TIMED_OUT", "NO_EXECUTION", "ABORTED"]
 
-# Waits come from configuration: locally every poll interval is 0-1 s, so a run takes seconds.
+# Waits come from configuration: locally the polls start at the template's minimum interval (1 s) and grow with the
+# elapsed time (a quarter of it), so a run takes seconds; the maximums are the template's minimum allowed values.
 LOCAL_STACK_PARAMETERS = {
-    "JobPollInitialSeconds": "0",
-    "JobPollMaxSeconds": "1",
-    "DeploymentPollInitialSeconds": "0",
-    "DeploymentPollMaxSeconds": "1",
+    "JobPollInitialSeconds": "1",
+    "JobPollMaxSeconds": "600",
+    "DeploymentPollInitialSeconds": "1",
+    "DeploymentPollMaxSeconds": "60",
 }
 NO_EXECUTION_GRACE_SECONDS = 1.5
+HISTORY_INTERVAL_SECONDS = 0.4
 
 
 @dataclass
@@ -55,6 +58,8 @@ class RunOptions:
     stack_parameters: dict[str, str] = field(default_factory=dict)
     metadata: dict[str, str] | None = None
     timeout_seconds: float = 180.0
+    # Changes the translated template before the local deploy (tests take one permission out this way).
+    template_edit: Callable[[dict[str, Any]], None] | None = None
 
 
 @dataclass
@@ -84,6 +89,10 @@ class RunResult:
     bucket: str
     log_file: str
     seconds: float
+    # Calls the local IAM refused (principal, action, resource, operation, message), in order.
+    access_denied: list[dict[str, str]] = field(default_factory=list)
+    # What allowed each authorized call (the permission-removal tests enumerate these).
+    grants: list[local_iam.Grant] = field(default_factory=list)
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -94,6 +103,8 @@ class RunResult:
             "dataset": {"s3_uri": self.dataset_uri},
             "report": self.report,
             "notifications": self.notifications,
+            "faults_fired": self.faults_fired,
+            "access_denied": self.access_denied,
         }
 
 
@@ -125,7 +136,12 @@ def local_aws_session(options: RunOptions, log_file: Path) -> Iterator[stack.Sta
         lambda_aws.reset_clients()
         scope.callback(lambda_aws.reset_clients)
         scope.enter_context(_lambda_logs_to(log_file))
-        deployed = stack.deploy(parameters={**LOCAL_STACK_PARAMETERS, **options.stack_parameters})
+        deployed = stack.deploy(
+            parameters={**LOCAL_STACK_PARAMETERS, **options.stack_parameters}, edit=options.template_edit
+        )
+        # From here on every call is authorized as the principal that makes it (the runner itself is the
+        # account's administrator), and faults apply to the workflow's calls only.
+        scope.enter_context(local_iam.enforce())
         scope.enter_context(local_faults.inject_faults([local_faults.Fault.parse(text) for text in options.faults]))
         yield deployed
 
@@ -198,6 +214,23 @@ def run(options: RunOptions, on_state: Callable[[StateLine], None] | None = None
         error = None
         if execution_arn is not None:
             status, timeline, error = _follow(sfn, execution_arn, options.timeout_seconds, on_state)
+        enforcement = local_iam.current()
+        denied = [
+            {
+                "principal": d.principal,
+                "action": d.action,
+                "resource": d.resource,
+                "operation": d.operation,
+                "message": d.message,
+            }
+            for d in (enforcement.denials if enforcement else [])
+        ]
+        if execution_arn is None and denied:
+            # EventBridge could not start the state machine: on AWS the rule's failed invocations show it.
+            error = {
+                "error": "AccessDenied",
+                "cause": "EventBridge could not start the execution: " + denied[0]["message"],
+            }
         report = _report(s3, deployed.bucket, execution_arn)
         sent = _notifications(deployed.topic_arn)
         return RunResult(
@@ -211,6 +244,8 @@ def run(options: RunOptions, on_state: Callable[[StateLine], None] | None = None
             notifications=[subject for subject, _ in sent],
             notification_messages=[message for _, message in sent],
             faults_fired=local_faults.fired_counts(),
+            access_denied=denied,
+            grants=list(enforcement.grants if enforcement else []),
             jobs_created=len(
                 boto3.client("bedrock", region_name=stack.REGION).list_model_customization_jobs()[
                     "modelCustomizationJobSummaries"
@@ -238,14 +273,20 @@ def _follow(
 ) -> tuple[Status, list[StateLine], dict[str, str] | None]:
     deadline = time.monotonic() + timeout
     reported = 0
+    timeline: list[StateLine] = []
+    next_history = 0.0
     while True:
         description = sfn.describe_execution(executionArn=execution_arn)
         running = description["status"] == "RUNNING"
-        timeline = timeline_from_history(_history(sfn, execution_arn), finished=not running)
-        for line in timeline[reported:]:
-            if on_state:
-                on_state(line)
-        reported = len(timeline)
+        # The whole history is read (and serialized by moto) each time: a few times a second is enough for the
+        # live timeline, and leaves the interpreter's thread the CPU.
+        if not running or time.monotonic() >= next_history:
+            timeline = timeline_from_history(_history(sfn, execution_arn), finished=not running)
+            next_history = time.monotonic() + HISTORY_INTERVAL_SECONDS
+            for line in timeline[reported:]:
+                if on_state:
+                    on_state(line)
+            reported = len(timeline)
         if not running:
             break
         if time.monotonic() > deadline:

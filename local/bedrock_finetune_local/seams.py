@@ -16,6 +16,7 @@
 
 from __future__ import annotations
 
+import functools
 import importlib
 import json
 import os
@@ -29,14 +30,31 @@ from dataclasses import dataclass
 from typing import Any
 
 import boto3
+import botocore.loaders
+import botocore.session
+from botocore.config import Config
+from botocore.exceptions import ClientError
 from moto.awslambda_simple.models import LambdaSimpleBackend
 from moto.events.models import Rule
 from moto.iam.access_control import IAMPolicy, PermissionResult
 from moto.s3.models import FakeBucket
+from moto.stepfunctions.parser.api import ExecutionStatus, HistoryEventType, LambdaFunctionFailedEventDetails
+from moto.stepfunctions.parser.asl.component.common.error_name.custom_error_name import CustomErrorName
+from moto.stepfunctions.parser.asl.component.common.error_name.failure_event import FailureEvent
+from moto.stepfunctions.parser.asl.component.state.exec.state_task import lambda_eval_utils
+from moto.stepfunctions.parser.asl.component.state.exec.state_task.state_task_lambda import StateTaskLambda
+from moto.stepfunctions.parser.asl.eval.event.event_detail import EventDetails
+from moto.stepfunctions.parser.asl.utils import boto_client as moto_boto_client
+from moto.stepfunctions.parser.backend.execution import BaseExecutionWorkerCommunication
 from moto.stepfunctions.parser.models import StepFunctionsParserBackend
+
+from bedrock_finetune import aws as lambda_aws
+from bedrock_finetune_local.aws import iam
 
 _LOCK = threading.RLock()
 _installed = False
+_original_boto_client_for = moto_boto_client.boto_client_for
+_original_lambda_task_error = StateTaskLambda._from_error
 
 
 @dataclass
@@ -68,6 +86,26 @@ def _environment(variables: dict[str, str]) -> Iterator[None]:
                 os.environ[key] = value
 
 
+@functools.cache
+def _shared_loader() -> Any:
+    return botocore.loaders.create_loader()
+
+
+@contextmanager
+def _default_session_from_environment() -> Iterator[None]:
+    """boto3's default session caches the credentials it found first: give the handler one that reads them from
+    its environment (its role's session), as a new Lambda execution environment would."""
+    saved = boto3.DEFAULT_SESSION
+    botocore_session = botocore.session.get_session()
+    # The service models are the same for every session: load them once per process (as a warm runtime would).
+    botocore_session.register_component("data_loader", _shared_loader())
+    boto3.DEFAULT_SESSION = boto3.session.Session(botocore_session=botocore_session)
+    try:
+        yield
+    finally:
+        boto3.DEFAULT_SESSION = saved
+
+
 def _load_handler(path: str) -> Callable[[dict[str, Any], Any], Any]:
     module_name, _, attribute = path.rpartition(".")
     handler: Callable[[dict[str, Any], Any], Any] = getattr(importlib.import_module(module_name), attribute)
@@ -90,13 +128,17 @@ def _invoke(
         AWS_DEFAULT_REGION=function.region,
         AWS_LAMBDA_FUNCTION_NAME=function.function_name,
     )
+    # As the Lambda runtime does: the handler's SDK finds its execution role's session in the environment.
+    variables.update(iam.role_credentials(str(function.role), function.function_name).as_environment())
     context = LocalContext(
         function_name=function.function_name,
         memory_limit_in_mb=int(function.memory_size),
         invoked_function_arn=function.function_arn,
         aws_request_id=str(uuid.uuid4()),
     )
-    with _LOCK, _environment(variables):
+    with _LOCK, _environment(variables), _default_session_from_environment():
+        # A fresh execution environment per invocation: clients cached by an earlier handler hold another role.
+        lambda_aws.reset_clients()
         try:
             result = _load_handler(str(function.handler))(event, context)
         except Exception as exc:
@@ -117,14 +159,20 @@ def _send_to_targets(self: Rule, original_event: Any, transform_input: bool = Tr
     state_machines = [target for target in self.targets if target["Arn"].startswith("arn:aws:states:")]
     functions = [target for target in self.targets if target["Arn"].startswith("arn:aws:lambda:")]
     if functions and self.event_pattern.matches_event(original_event):
-        lambda_client = boto3.client("lambda", region_name=self.region_name)
+        # EventBridge invokes a Lambda target as the service principal, allowed by the function's resource policy.
+        credentials = iam.service_credentials("events.amazonaws.com", source_arn=self.arn, account=self.account_id)
+        lambda_client = boto3.client("lambda", region_name=self.region_name, **credentials.as_client_kwargs())
         for target in functions:
             # EventBridge invokes asynchronously; locally the invocation is synchronous so a run's effects are
             # complete when the command that caused the event returns.
             lambda_client.invoke(FunctionName=target["Arn"], Payload=json.dumps(original_event).encode())
     if state_machines and self.event_pattern.matches_event(original_event):
-        client = boto3.client("stepfunctions", region_name=self.region_name)
         for target in state_machines:
+            # EventBridge starts a Step Functions target with the target's role; without one it cannot.
+            if not target.get("RoleArn"):
+                continue
+            credentials = iam.role_credentials(target["RoleArn"], f"events-{self.name}"[:64])
+            client = boto3.client("stepfunctions", region_name=self.region_name, **credentials.as_client_kwargs())
             # EventBridge names the execution itself; moto needs an explicit, unique name.
             client.start_execution(
                 stateMachineArn=target["Arn"],
@@ -146,9 +194,7 @@ _original_stop_execution = StepFunctionsParserBackend.stop_execution
 
 def _stop_execution(self: StepFunctionsParserBackend, execution_arn: str, *args: Any, **kwargs: Any) -> Any:
     execution = _original_stop_execution(self, execution_arn, *args, **kwargs)
-    described = boto3.client("stepfunctions", region_name=self.region_name).describe_execution(
-        executionArn=execution_arn
-    )
+    described = _service_client("stepfunctions", self.region_name).describe_execution(executionArn=execution_arn)
     detail = {
         "executionArn": execution_arn,
         "stateMachineArn": described["stateMachineArn"],
@@ -159,7 +205,104 @@ def _stop_execution(self: StepFunctionsParserBackend, execution_arn: str, *args:
         "stopDate": int(time.time() * 1000),
         "input": described.get("input"),
     }
-    boto3.client("events", region_name=self.region_name).put_events(
+    _put_status_change(self.region_name, execution_arn, detail)
+    return execution
+
+
+def _service_client(service: str, region: str) -> Any:
+    """A client for what AWS does on its own (events it emits): the account's administrator credentials, so the
+    caller's role (a handler's environment) never applies to it."""
+    return boto3.client(service, region_name=region, **_ADMIN_CLIENT_KWARGS)
+
+
+_ADMIN_CLIENT_KWARGS = {
+    "aws_access_key_id": iam.ADMIN_ACCESS_KEY,
+    "aws_secret_access_key": "testing",
+    "aws_session_token": "testing",
+}
+
+
+def _state_machine_client(region: str, service: str, state_credentials: Any = None) -> Any:
+    """The Step Functions interpreter's clients call as the state machine's role (its execution role)."""
+    role_arn = getattr(state_credentials, "role_arn", None)
+    if not role_arn:
+        return _original_boto_client_for(region=region, service=service, state_credentials=state_credentials)
+    credentials = iam.role_credentials(str(role_arn), "states-execution")
+    return boto3.client(
+        service_name=service,
+        region_name=region,
+        config=Config(parameter_validation=False, retries={"max_attempts": 0, "total_max_attempts": 1}),
+        **credentials.as_client_kwargs(),
+    )
+
+
+def _lambda_task_error(self: StateTaskLambda, env: Any, ex: Exception) -> Any:
+    """A Lambda task whose Invoke call fails names the error as Step Functions does: ``Lambda.<code>`` for the
+    codes Lambda's API models (``Lambda.TooManyRequestsException``, ``Lambda.ServiceException``...), else
+    ``Lambda.AWSLambdaException`` (e.g. AccessDeniedException), with the SDK's details in the cause (Step Functions
+    Developer Guide, "Handling errors": Lambda service exceptions)."""
+    if not isinstance(ex, ClientError):
+        return _original_lambda_task_error(self, env, ex)
+    code = str(ex.response.get("Error", {}).get("Code", ""))
+    metadata = ex.response.get("ResponseMetadata", {})
+    name = f"Lambda.{code}" if code in _lambda_error_codes() else "Lambda.AWSLambdaException"
+    cause = (
+        f"{ex.response.get('Error', {}).get('Message', '')} (Service: AWSLambda; Status Code: "
+        f"{metadata.get('HTTPStatusCode', 0)}; Error Code: {code}; Request ID: {metadata.get('RequestId', '')}; "
+        "Proxy: null)"
+    )
+    return FailureEvent(
+        env=env,
+        error_name=CustomErrorName(name),
+        event_type=HistoryEventType.LambdaFunctionFailed,
+        event_details=EventDetails(  # type: ignore[typeddict-item]  # moto's TypedDict lists every kind as required
+            lambdaFunctionFailedEventDetails=LambdaFunctionFailedEventDetails(error=name, cause=cause)
+        ),
+    )
+
+
+@functools.cache
+def _lambda_error_codes() -> frozenset[str]:
+    import botocore.session  # noqa: PLC0415
+
+    model = botocore.session.get_session().get_service_model("lambda")
+    return frozenset(shape.name for shape in model.error_shapes)
+
+
+_original_terminated = BaseExecutionWorkerCommunication.terminated
+
+
+def _terminated(self: BaseExecutionWorkerCommunication) -> None:
+    """Step Functions puts an "Execution Status Change" event on the default bus when an execution ends. ABORTED is
+    sent by the stop seam (synchronously, as the stop happens); here SUCCEEDED, FAILED and TIMED_OUT. The event's
+    rules run before the execution is seen as ended locally, so a run's result includes what they did."""
+    _original_terminated(self)
+    execution = self.execution
+    settled = execution.exec_status
+    status = "" if settled is None else str(settled.value if hasattr(settled, "value") else settled)
+    if status not in {"SUCCEEDED", "FAILED", "TIMED_OUT"}:
+        return
+    execution.exec_status = ExecutionStatus.RUNNING
+    try:
+        detail = {
+            "executionArn": execution.exec_arn,
+            "stateMachineArn": execution.state_machine_arn,
+            "name": execution.name,
+            "status": status,
+            "startDate": int(execution.start_date.timestamp() * 1000),
+            "stopDate": int(time.time() * 1000),
+            "input": json.dumps(execution.input_data),
+            "output": None if execution.output is None else json.dumps(execution.output),
+            "error": execution.error,
+            "cause": execution.cause,
+        }
+        _put_status_change(execution.region_name, execution.exec_arn, detail)
+    finally:
+        execution.exec_status = settled
+
+
+def _put_status_change(region: str, execution_arn: str, detail: dict[str, Any]) -> None:
+    _service_client("events", region).put_events(
         Entries=[
             {
                 "Source": "aws.states",
@@ -169,7 +312,6 @@ def _stop_execution(self: StepFunctionsParserBackend, execution_arn: str, *args:
             }
         ]
     )
-    return execution
 
 
 _original_get_permission = FakeBucket.get_permission
@@ -203,4 +345,7 @@ def install() -> None:
     Rule.send_to_targets = _send_to_targets  # type: ignore[method-assign]
     FakeBucket.get_permission = _get_permission  # type: ignore[method-assign]
     StepFunctionsParserBackend.stop_execution = _stop_execution  # type: ignore[method-assign,assignment]
+    lambda_eval_utils.boto_client_for = _state_machine_client  # type: ignore[attr-defined]
+    StateTaskLambda._from_error = _lambda_task_error  # type: ignore[method-assign]
+    BaseExecutionWorkerCommunication.terminated = _terminated  # type: ignore[method-assign]
     _installed = True

@@ -12,6 +12,7 @@ import hashlib
 import json
 import os
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -210,16 +211,43 @@ def _parameters(template: dict[str, Any], overrides: dict[str, str]) -> dict[str
         value = overrides.get(name, spec.get("Default"))
         if value is None:
             raise TemplateError(f"template parameter {name} has no default and no value")
+        _check_parameter(name, spec, str(value))
         values[name] = str(value)
     return values
 
 
+def _check_parameter(name: str, spec: dict[str, Any], value: str) -> None:
+    """CloudFormation's own parameter checks (a deploy with a value outside them fails before anything exists)."""
+    allowed = spec.get("AllowedValues")
+    if allowed is not None and value not in [str(item) for item in allowed]:
+        raise TemplateError(f"parameter {name}: {value!r} is not one of {allowed}")
+    if spec.get("Type") == "Number":
+        try:
+            number = float(value)
+        except ValueError:
+            raise TemplateError(f"parameter {name}: {value!r} is not a number") from None
+        if "MinValue" in spec and number < float(spec["MinValue"]):
+            raise TemplateError(f"parameter {name}: {value} is below its MinValue {spec['MinValue']}")
+        if "MaxValue" in spec and number > float(spec["MaxValue"]):
+            raise TemplateError(f"parameter {name}: {value} is above its MaxValue {spec['MaxValue']}")
+    pattern = spec.get("AllowedPattern")
+    if pattern is not None and re.fullmatch(str(pattern), value) is None:
+        raise TemplateError(f"parameter {name}: {value!r} does not match {pattern}")
+
+
 def deploy(
-    root: Path | None = None, *, stack_name: str = "bedrock-finetune-local", parameters: dict[str, str] | None = None
+    root: Path | None = None,
+    *,
+    stack_name: str = "bedrock-finetune-local",
+    parameters: dict[str, str] | None = None,
+    edit: Callable[[dict[str, Any]], None] | None = None,
 ) -> Stack:
-    """Create every resource of the translated template in the (mocked) account; returns what was created."""
+    """Create every resource of the translated template in the (mocked) account; returns what was created.
+    ``edit`` may change the translated template first (tests take a permission out this way)."""
     root = root or project_root()
     cfn = translate(root)
+    if edit is not None:
+        edit(cfn)
     stack = Stack(name=stack_name, parameters=_parameters(cfn, parameters or {}))
     resolver = _Resolver(stack, cfn.get("Conditions", {}))
     pending = dict(cfn["Resources"])
@@ -336,8 +364,13 @@ def _subscription(stack: Stack, logical_id: str, props: dict[str, Any]) -> None:
     stack.physical[logical_id] = arn["SubscriptionArn"]
 
 
+def role_name(stack_name: str, logical_id: str) -> str:
+    """The physical name CloudFormation-style naming gives a role without RoleName (at most 64 characters)."""
+    return f"{stack_name}-{logical_id}"[:52] + f"-{_suffix(stack_name, logical_id)[:11]}"
+
+
 def _role(stack: Stack, logical_id: str, props: dict[str, Any]) -> None:
-    name = props.get("RoleName") or f"{stack.name}-{logical_id}"[:52] + f"-{_suffix(stack.name, logical_id)[:11]}"
+    name = props.get("RoleName") or role_name(stack.name, logical_id)
     iam = _client("iam")
     arn = iam.create_role(RoleName=name, AssumeRolePolicyDocument=json.dumps(props["AssumeRolePolicyDocument"]))[
         "Role"
@@ -441,6 +474,28 @@ def _queue(stack: Stack, logical_id: str, props: dict[str, Any]) -> None:
     stack.attributes[logical_id] = {"Arn": arn, "QueueName": name, "QueueUrl": url}
 
 
+def _alarm(stack: Stack, logical_id: str, props: dict[str, Any]) -> None:
+    name = props.get("AlarmName") or f"{stack.name}-{logical_id}-{_suffix(stack.name, logical_id)}"
+    optional = {
+        key: props[key]
+        for key in ("AlarmDescription", "Statistic", "TreatMissingData", "AlarmActions", "OKActions", "Unit")
+        if key in props
+    }
+    _client("cloudwatch").put_metric_alarm(
+        AlarmName=name,
+        Namespace=props["Namespace"],
+        MetricName=props["MetricName"],
+        Dimensions=props.get("Dimensions", []),
+        Period=int(props["Period"]),
+        EvaluationPeriods=int(props["EvaluationPeriods"]),
+        Threshold=float(props["Threshold"]),
+        ComparisonOperator=props["ComparisonOperator"],
+        **optional,
+    )
+    stack.physical[logical_id] = name
+    stack.attributes[logical_id] = {"Arn": f"arn:aws:cloudwatch:{REGION}:{ACCOUNT_ID}:alarm:{name}"}
+
+
 _CREATORS = {
     "AWS::S3::Bucket": _bucket,
     "AWS::S3::BucketPolicy": _bucket_policy,
@@ -454,4 +509,5 @@ _CREATORS = {
     "AWS::Lambda::Permission": _permission,
     "AWS::Lambda::EventInvokeConfig": _event_invoke_config,
     "AWS::SQS::Queue": _queue,
+    "AWS::CloudWatch::Alarm": _alarm,
 }

@@ -8,7 +8,7 @@ import json
 import pytest
 
 from bedrock_finetune import naming
-from bedrock_finetune.errors import CleanupIncomplete, TransientAwsError
+from bedrock_finetune.errors import TransientAwsError
 from bedrock_finetune.logic import outcome
 from bedrock_finetune.models import ExecutionContext, RunState
 from bedrock_finetune_local.aws.faults import Fault, inject_faults
@@ -122,15 +122,16 @@ def test_transient_errors_propagate_for_the_state_machine_to_retry(account: Acco
     assert account.bedrock.list_provisioned_model_throughputs()["provisionedModelSummaries"] == []
 
 
-def test_a_resource_that_cannot_be_deleted_is_reported_and_fails_cleanup(account: Account) -> None:
+def test_a_resource_that_cannot_be_deleted_is_reported_as_a_leftover(account: Account) -> None:
     # Given throughput of this run whose deletion is refused (e.g. a commitment term)
     _, throughput = create_job_and_throughput(account, EXECUTION_ARN)
     fault = Fault.parse("bedrock:DeleteProvisionedModelThroughput=ValidationException")
 
     # When Cleanup runs
-    with inject_faults([fault]), pytest.raises(CleanupIncomplete, match=throughput):
-        outcome.cleanup(RunState(), account.execution, account.settings)
+    with inject_faults([fault]):
+        result = outcome.cleanup(RunState(), account.execution, account.settings)
 
-    # Then the report written before failing lists it as left running
-    report = json.loads(account.s3.get_object(Bucket=BUCKET, Key="failed/run-0001/report.json")["Body"].read())
-    assert any(throughput in item for item in report["cleanup"]["leftovers"])
+    # Then it returns incomplete (so its report reaches NotifyFailure) and the report lists the throughput as left
+    assert result.complete is False
+    report = json.loads(account.s3.get_object(Bucket=BUCKET, Key="reports/run-0001/report.json")["Body"].read())
+    assert [item["arn"] for item in report["cleanup"]["leftovers"]] == [throughput]

@@ -63,12 +63,12 @@ def test_url_encoded_event_keys_are_found(account: Account) -> None:
 
 
 def test_per_file_metadata_overrides_the_defaults(account: Account) -> None:
-    # Given an inbox drop whose metadata asks for Claude 3 Haiku, auto deployment and 3 epochs
+    # Given an inbox drop whose metadata asks for Claude 3 Haiku, auto deployment and 3 epochs (in us-west-2)
     override = {"baseModelId": "anthropic.claude-3-haiku-20240307-v1:0:200k", "hyperParameters": {"epochCount": 3}}
     account.put("inbox/claude.jsonl", RECORD, Metadata={"finetune-config": json.dumps(override)})
 
     # When resolved
-    config = resolve(s3_event("inbox/claude.jsonl"), account.execution, account.settings, "us-east-1")
+    config = resolve(s3_event("inbox/claude.jsonl"), account.execution, account.settings, "us-west-2")
 
     # Then the override applies and auto means provisioned throughput (Haiku has no on-demand deployment)
     assert config.base_model_id == "anthropic.claude-3-haiku-20240307-v1:0:200k"

@@ -46,12 +46,11 @@ FORMATS = {
     "meta.llama3-3-70b-instruct-v1:0:128k": "converse",
     "cohere.command-light-text-v14:7:4k": "prompt-completion",
 }
+# deploy-custom-model-on-demand.html lists Nova Lite, Micro and Pro (us-east-1); see the catalog's "sources".
 ON_DEMAND = {
     "amazon.nova-micro-v1:0:128k",
     "amazon.nova-lite-v1:0:300k",
     "amazon.nova-pro-v1:0:300k",
-    "amazon.nova-2-lite-v1:0:256k",
-    "meta.llama3-3-70b-instruct-v1:0:128k",
 }
 
 

@@ -12,7 +12,17 @@ from bedrock_finetune_local.cli import main
 ROOT = Path(__file__).resolve().parents[2]
 VALID = str(ROOT / "events" / "datasets" / "support-chat.jsonl")
 BROKEN = str(ROOT / "events" / "datasets" / "support-chat-broken.jsonl")
-JSON_KEYS = {"status", "states", "error", "resources", "dataset", "report", "notifications"}
+JSON_KEYS = {
+    "status",
+    "states",
+    "error",
+    "resources",
+    "dataset",
+    "report",
+    "notifications",
+    "faults_fired",
+    "access_denied",
+}
 RESOURCE_KEYS = {"provisioned_throughputs", "custom_model_deployments", "jobs_in_progress", "custom_models"}
 
 

@@ -124,6 +124,9 @@ class ModelSpec(_Row):
 
     ``deployment_modes`` lists what Bedrock offers for a custom model of this base, preferred first (on-demand has no
     hourly charge). ``smoke_test_api`` is the runtime API that answers a prompt for it (Converse or InvokeModel).
+    ``regions`` are the Regions where a customization job for this base can run. ``base_inference_profile`` is the
+    system-defined inference profile the *base* model must be invoked through on demand (None: invoke the foundation
+    model itself). ``sources`` maps each of these claims to the AWS pages it comes from.
     """
 
     id: str
@@ -136,11 +139,31 @@ class ModelSpec(_Row):
     output_modality: Literal["text", "image", "embedding"]
     listed_in_latest_docs: bool = True
     customizations: dict[CustomizationType, CustomizationSpec]
+    base_inference_profile: str | None = None
+    sources: dict[str, tuple[str, ...]]
     unverified: tuple[str, ...] = ()
     notes: tuple[str, ...] = ()
 
     def supports(self, customization_type: str) -> bool:
         return customization_type in self.customizations
+
+    def customizable_in(self, region: str) -> bool:
+        """Whether a customization job for this base model can run in ``region``."""
+        return region in self.regions
+
+    @property
+    def base_inference_id(self) -> str:
+        """The foundation model id that answers on demand: ``amazon.nova-micro-v1:0:128k`` → ``amazon.nova-micro-v1:0``
+        (the context suffix names the variant that is customized or bought as Provisioned Throughput)."""
+        parts = self.id.split(":")
+        return ":".join(parts[:2]) if len(parts) > 2 else self.id
+
+    def base_inference_arn(self, *, partition: str, region: str, account: str) -> str:
+        """The ARN to invoke the base model with: its inference profile where it needs one, else the foundation model
+        (the resource ``bedrock:InvokeModel`` is granted on)."""
+        if self.base_inference_profile:
+            return f"arn:{partition}:bedrock:{region}:{account}:inference-profile/{self.base_inference_profile}"
+        return f"arn:{partition}:bedrock:{region}::foundation-model/{self.base_inference_id}"
 
     def customization(self, customization_type: str) -> CustomizationSpec:
         """The spec for one customization type; ConfigInvalid if the model does not support it."""
@@ -180,6 +203,11 @@ def all_models() -> tuple[ModelSpec, ...]:
     return tuple(_models_by_id().values())
 
 
+def customizable_in(region: str) -> tuple[ModelSpec, ...]:
+    """The models a customization job in ``region`` can start from, in catalog order."""
+    return tuple(spec for spec in all_models() if spec.customizable_in(region))
+
+
 def _strip_arn(value: str) -> str:
     match = _ARN.match(value)
     return match.group("id") if match else value
@@ -204,14 +232,16 @@ def _models_by_id() -> dict[str, ModelSpec]:
 
 
 def _expand_row(row: dict[str, Any], raw: dict[str, Any]) -> dict[str, Any]:
-    """Resolve each customization's ``profile`` and named ``hyperparameters`` set into plain values."""
+    """Resolve each customization's ``profile`` and named ``hyperparameters`` set into plain values, and each claim's
+    source names into the cited pages."""
     customizations = {}
     for customization_type, entry in row["customizations"].items():
         merged = _merge_profile(raw["customization_profiles"], entry)
         set_name = merged.get("hyperparameters")
         merged["hyperparameters"] = raw["hyperparameter_sets"][set_name] if set_name else []
         customizations[customization_type] = merged
-    return {**row, "customizations": customizations}
+    sources = {claim: [raw["sources"][name] for name in names] for claim, names in row.get("sources", {}).items()}
+    return {**row, "customizations": customizations, "sources": sources}
 
 
 def _merge_profile(profiles: dict[str, dict[str, Any]], entry: dict[str, Any]) -> dict[str, Any]:

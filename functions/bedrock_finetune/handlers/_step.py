@@ -10,8 +10,10 @@ from typing import Any, TypeVar
 
 from aws_lambda_powertools import Logger
 from aws_lambda_powertools.utilities.typing import LambdaContext
+from botocore.exceptions import ClientError
 from pydantic import BaseModel, ValidationError
 
+from bedrock_finetune import aws
 from bedrock_finetune.config import describe_validation_error
 from bedrock_finetune.errors import ConfigInvalid, WorkflowError
 
@@ -31,6 +33,18 @@ def _ids(parsed: BaseModel) -> dict[str, str]:
     return {}
 
 
+def _named_denials(logic: Callable[[In], BaseModel], parsed: In) -> BaseModel:
+    """Run ``logic``; a denial that reaches the handler as botocore's generic ClientError (S3 has no modelled
+    exception class for AccessDenied, and a HEAD's 403 carries no code at all) becomes the named AccessDenied, so the
+    execution's error says what was denied. Modelled exceptions (Bedrock's AccessDeniedException) keep their name."""
+    try:
+        return logic(parsed)
+    except ClientError as exc:
+        if type(exc) is ClientError and aws.is_access_denied(exc):
+            raise aws.access_denied(exc) from exc
+        raise
+
+
 def step(input_model: type[In]) -> Callable[[Callable[[In], BaseModel]], Handler]:
     def decorate(logic: Callable[[In], BaseModel]) -> Handler:
         @functools.wraps(logic)
@@ -42,7 +56,7 @@ def step(input_model: type[In]) -> Callable[[Callable[[In], BaseModel]], Handler
                 raise ConfigInvalid(f"{logic.__module__} input: {describe_validation_error(exc)}") from exc
             logger.append_keys(**_ids(parsed))
             try:
-                result = logic(parsed)
+                result = _named_denials(logic, parsed)
             except WorkflowError as exc:
                 logger.warning("step failed", extra={"error": type(exc).__name__})
                 raise

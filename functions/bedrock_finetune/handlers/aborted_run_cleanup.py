@@ -1,5 +1,8 @@
-"""AbortedRunCleanup: an execution aborted by hand or timed out never reaches its Catch; this function, started by
-EventBridge's execution status change event, does what Cleanup would have done and sends the notification."""
+"""AbortedRunCleanup, the recovery path: an execution that ends FAILED, ABORTED or TIMED_OUT without its own Cleanup
+(aborted by hand, timed out, or failed with an error no Catch can take: ``States.Runtime``,
+``States.DataLimitExceeded``) is cleaned up by this function, started by EventBridge's "Step Functions Execution
+Status Change" event. It does nothing when the run's own Cleanup already completed, and undoes nothing once Finalize
+settled the outcome."""
 
 from typing import Any
 
@@ -16,5 +19,8 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     change = StatusChangeEvent.model_validate(event).detail
     logger.append_keys(run_id=change.name, execution_arn=change.execution_arn)
     result = cleanup_aborted(change, StackSettings.from_environ())
-    logger.info("aborted run cleaned up", extra={"status": change.status, "leftovers": len(result.leftovers)})
+    if result.skipped:
+        logger.info("nothing to recover", extra={"status": change.status, "reason": result.skipped})
+    else:
+        logger.info("ended run cleaned up", extra={"status": change.status, "leftovers": len(result.leftovers)})
     return result.model_dump(mode="json", by_alias=True)

@@ -1,4 +1,8 @@
-"""Cleanup: stop the job, delete this run's throughput and deployments, quarantine the dataset with a report."""
+"""Cleanup: stop the job, delete this run's throughput and deployments, quarantine the dataset with a report.
+
+It returns normally with ``complete: false`` and the leftovers when something could not be removed, so that the
+report (ARNs, states, costs, commands) reaches NotifyFailure; it fails only to be retried (TransientAwsError before
+the state machine's last retry)."""
 
 from bedrock_finetune.config import StackSettings
 from bedrock_finetune.handlers._step import logger, step
@@ -8,6 +12,13 @@ from bedrock_finetune.models import CleanupOutput, WholeStateInput
 
 @step(WholeStateInput)
 def handler(event: WholeStateInput) -> CleanupOutput:
-    result = cleanup(parse_state(event.state), event.execution, StackSettings.from_environ())
-    logger.info("cleanup done", extra={"actions": len(result.actions), "report_uri": result.report_uri})
+    result = cleanup(parse_state(event.state), event.execution, StackSettings.from_environ(), attempt=event.attempt)
+    extra = {"actions": len(result.actions), "leftovers": len(result.leftovers), "report_uri": result.report_uri}
+    if result.complete:
+        logger.info("cleanup done", extra=extra)
+    else:
+        logger.error(
+            "cleanup incomplete",
+            extra={**extra, "left": [f"{item.kind} {item.arn} {item.state}" for item in result.leftovers]},
+        )
     return result

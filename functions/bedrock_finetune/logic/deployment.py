@@ -11,11 +11,15 @@ from botocore.exceptions import ClientError
 from bedrock_finetune import aws, naming
 from bedrock_finetune.config import RunConfig
 from bedrock_finetune.errors import DeploymentTimedOut
-from bedrock_finetune.logic.training import next_wait, tags
+from bedrock_finetune.logic.training import effective_polling, next_wait, tags
 from bedrock_finetune.models import DeploymentInfo, DeploymentKind, DeploymentStatusOutput, JobInfo, JobStatusOutput
 
 READY_STATUSES = frozenset({"InService", "Active"})
 PENDING_STATUSES = frozenset({"Creating", "Updating"})
+KIND_NAMES: dict[DeploymentKind, str] = {
+    "provisioned": "provisioned throughput",
+    "on-demand": "custom model deployment",
+}
 
 
 def deployment_name(config: RunConfig) -> str:
@@ -68,7 +72,7 @@ def poll(config: RunConfig, deployment: DeploymentInfo, now: datetime | None = N
     created = response.get("creationTime") or response.get("createdAt")
     now = now or datetime.now(UTC)
     elapsed = (now - created).total_seconds() if isinstance(created, datetime) else 0.0
-    polling = config.polling
+    polling = effective_polling(config.polling)
     if status in PENDING_STATUSES and elapsed > polling.deployment_timeout_seconds:
         raise DeploymentTimedOut(
             f"{deployment.name} still {status} after {int(elapsed)} s (timeout {polling.deployment_timeout_seconds} s)"
@@ -81,17 +85,36 @@ def poll(config: RunConfig, deployment: DeploymentInfo, now: datetime | None = N
     )
 
 
-def delete(kind: DeploymentKind, arn: str) -> bool:
-    """Delete the throughput or deployment; False when it was already gone."""
-    bedrock = aws.client("bedrock")
+def status(kind: DeploymentKind, arn: str) -> str | None:
+    """The throughput's or deployment's status, or None when it no longer exists."""
     try:
-        with aws.transient_errors():
+        return str(describe(kind, arn).get("status", "Unknown"))
+    except ClientError as exc:
+        if aws.is_not_found(exc):
+            return None
+        raise
+
+
+def delete(kind: DeploymentKind, arn: str, wait: aws.BusyWait | None = None) -> bool:
+    """Delete the throughput or deployment; False when it was already gone.
+
+    Deleting one that is still Creating or Updating answers ConflictException (botocore models it for both Delete
+    operations): its status is polled and the delete retried within ``wait``; still busy after that, the
+    TransientAwsError carries the status for the state machine's retry and the report."""
+    bedrock = aws.client("bedrock")
+
+    def attempt() -> bool:
+        try:
             if kind == "provisioned":
                 bedrock.delete_provisioned_model_throughput(provisionedModelId=arn)
             else:
                 bedrock.delete_custom_model_deployment(customModelDeploymentIdentifier=arn)
-    except ClientError as exc:
-        if aws.is_not_found(exc):
-            return False
-        raise
-    return True
+        except ClientError as exc:
+            if aws.is_not_found(exc):
+                return False
+            raise
+        return True
+
+    return aws.retry_while_busy(
+        attempt, lambda: status(kind, arn), PENDING_STATUSES, wait or aws.BusyWait(), f"{KIND_NAMES[kind]} {arn}"
+    )

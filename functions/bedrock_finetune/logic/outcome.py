@@ -1,14 +1,28 @@
-"""Finalize (success), Cleanup (every failure) and Notify.
+"""Finalize (success), Cleanup (every failure), the recovery of executions that ended without Cleanup, and Notify.
 
-Cleanup is the compensating step: it stops a job still running, deletes throughput and deployments this run created
-(found from the state and, in case a step died before returning, by the run's hash in their names), moves an inbox
-dataset to ``failed/`` with a report next to it, and never deletes a dataset: a move is a copy then the removal of
-the inbox entry, and the bucket keeps versions. Everything is safe to repeat, so the ASL may retry it.
+Cleanup is the compensating step. It cannot be derailed and it never claims more than it did:
+
+* what the state already names (the job, the throughput or deployment) is handled first, each on its own;
+* then the run's resources are looked for by the run's hash in their names, each List call on its own: one that
+  fails is reported as "not checked" with the command that finds what it would have found, and the rest goes on;
+* a Delete or Stop answering ConflictException (the resource is still Creating, Updating or Stopping) waits,
+  polling, and retries within a bounded time;
+* anything that is not gone is a *leftover* with its ARN, its state, what it costs while it runs and the one AWS CLI
+  command that removes it: in ``report.json`` and in the notification;
+* the dataset is never deleted: an inbox dataset is moved (copy, then removal of the inbox entry; the bucket keeps
+  versions) to ``failed/``, and the report says where it really is;
+* once Finalize has settled the outcome (its output is in the state, or its SUCCEEDED report exists), nothing is
+  undone: no deletion, no move, no report overwritten.
+
+Every step is safe to repeat; ``reports/<run>/cleanup.json`` records that Cleanup ran (and whether it completed), so
+the recovery path for executions that ended FAILED, ABORTED or TIMED_OUT does nothing twice.
 """
 
 from __future__ import annotations
 
 import json
+from collections.abc import Callable, Iterable
+from datetime import UTC, datetime
 from typing import Any
 
 from botocore.exceptions import ClientError
@@ -16,8 +30,9 @@ from pydantic import ValidationError
 
 from bedrock_finetune import aws, naming
 from bedrock_finetune.config import INBOX_PREFIX, S3Location, StackSettings, is_s3_event, source_from_event
-from bedrock_finetune.errors import CleanupIncomplete
+from bedrock_finetune.errors import CleanupIncomplete, TransientAwsError
 from bedrock_finetune.logic import deployment as deployments
+from bedrock_finetune.logic import training
 from bedrock_finetune.logic.reporting import build_report, message, subject
 from bedrock_finetune.models import (
     AbortedRunCleanupOutput,
@@ -26,12 +41,33 @@ from bedrock_finetune.models import (
     DeploymentKind,
     ExecutionContext,
     ExecutionStatusChange,
+    Leftover,
+    LeftoverKind,
     NotifyOutput,
     ReportOutput,
     RunState,
 )
 
 REPORT_NAME = "report.json"
+CLEANUP_MARKER = "cleanup.json"
+#: The state machine's MaxAttempts for TransientAwsError on Cleanup (tests/workflow/test_cleanup_honest.py checks
+#: the ASL). Before the last retry a transient leftover makes Cleanup fail so the state machine retries it with
+#: backoff; on the last one Cleanup reports what is left instead.
+CLEANUP_RETRIES = 8
+#: Time one Cleanup invocation may spend waiting for busy resources (its function timeout is 900 s).
+CLEANUP_WAIT_BUDGET_SECONDS = 600.0
+
+_KIND_OF: dict[DeploymentKind, LeftoverKind] = {
+    "provisioned": "provisioned-throughput",
+    "on-demand": "custom-model-deployment",
+}
+COSTS: dict[LeftoverKind, str] = {
+    "provisioned-throughput": "provisioned throughput bills hourly per model unit until deleted",
+    "custom-model-deployment": (
+        "no hourly charge, but every inference request on it bills per token until it is deleted"
+    ),
+    "model-customization-job": "training bills per token processed (tokens x epochs) until the job stops",
+}
 
 
 def parse_state(raw: dict[str, Any]) -> RunState:
@@ -58,23 +94,42 @@ def dataset_source(state: RunState, execution: ExecutionContext) -> S3Location |
 
 
 def move_dataset(source: S3Location | None, settings: StackSettings, run: str, prefix: str) -> tuple[str | None, str]:
-    """Move an inbox dataset under ``<prefix><run>/``; anything outside our inbox is left where it is."""
+    """Move an inbox dataset under ``<prefix><run>/``; anything outside our inbox is left where it is.
+
+    When the inbox entry is gone already, the dataset is looked for where this run may have moved it (``failed/``
+    and ``processed/``), so a repeated or late call reports its real location."""
     if source is None:
         return None, "no dataset location known"
     if source.bucket != settings.bucket_name or not source.key.startswith(INBOX_PREFIX):
         return source.uri, f"left {source.uri} in place (only inbox/ objects are moved)"
+    current = source.model_copy(update={"version_id": None})
     target_key = f"{prefix}{run}/{source.file_name}"
     target = S3Location(bucket=settings.bucket_name, key=target_key)
-    head = aws.head_object(source.model_copy(update={"version_id": None}))
+    head = aws.head_object(current)
     if head is None:
-        if aws.head_object(target) is not None:
-            return target.uri, f"dataset already at {target.uri}"
-        return None, f"{source.uri} no longer exists"
-    aws.copy_object(
-        source.model_copy(update={"version_id": None}), settings.bucket_name, target_key, int(head["ContentLength"])
-    )
-    aws.delete_object(source.model_copy(update={"version_id": None}))
+        for moved in (target, *_other_homes(settings, run, source, prefix)):
+            if _exists(moved):
+                return moved.uri, f"dataset already at {moved.uri}"
+        return None, f"{source.uri} no longer exists and is not in processed/{run}/ or failed/{run}/"
+    aws.copy_object(current, settings.bucket_name, target_key, int(head["ContentLength"]))
+    aws.delete_object(current)
     return target.uri, f"moved {source.uri} to {target.uri}"
+
+
+def _exists(location: S3Location) -> bool:
+    """Whether the object exists; an answer other than found / not found (e.g. AccessDenied) counts as not found."""
+    try:
+        return aws.head_object(location) is not None
+    except ClientError:
+        return False
+
+
+def _other_homes(settings: StackSettings, run: str, source: S3Location, prefix: str) -> list[S3Location]:
+    return [
+        S3Location(bucket=settings.bucket_name, key=f"{other}{run}/{source.file_name}")
+        for other in ("processed/", "failed/")
+        if other != prefix
+    ]
 
 
 def _write_report(settings: StackSettings, run: str, report: dict[str, Any], extra_key: str | None) -> str:
@@ -86,6 +141,18 @@ def _write_report(settings: StackSettings, run: str, report: dict[str, Any], ext
     return f"s3://{settings.bucket_name}/{key}"
 
 
+def _read_json(settings: StackSettings, key: str) -> dict[str, Any] | None:
+    """A JSON object of the bucket, None when it does not exist (or is not a JSON object)."""
+    text = aws.get_text(settings.bucket_name, key)
+    if text is None:
+        return None
+    try:
+        value = json.loads(text)
+    except json.JSONDecodeError:
+        return None
+    return value if isinstance(value, dict) else None
+
+
 def finalize(state: RunState, execution: ExecutionContext, settings: StackSettings) -> ReportOutput:
     run = naming.run_id(execution.name)
     final_uri, _ = move_dataset(dataset_source(state, execution), settings, run, "processed/")
@@ -94,110 +161,342 @@ def finalize(state: RunState, execution: ExecutionContext, settings: StackSettin
 
 
 # --- Cleanup ----------------------------------------------------------------------------------------------------------
+def region_of(arn: str) -> str:
+    parts = arn.split(":")
+    return parts[3] if len(parts) > 3 and parts[3] else aws.region()
+
+
+def remove_command(kind: LeftoverKind, arn: str) -> str:
+    """The one AWS CLI command that removes (or, for a job, stops) the resource."""
+    region = region_of(arn)
+    if kind == "provisioned-throughput":
+        return f"aws bedrock delete-provisioned-model-throughput --provisioned-model-id {arn} --region {region}"
+    if kind == "custom-model-deployment":
+        return (
+            f"aws bedrock delete-custom-model-deployment --custom-model-deployment-identifier {arn} --region {region}"
+        )
+    return f"aws bedrock stop-model-customization-job --job-identifier {arn} --region {region}"
+
+
+_FIND_COMMANDS: dict[LeftoverKind, str] = {
+    "provisioned-throughput": "list-provisioned-model-throughputs",
+    "custom-model-deployment": "list-custom-model-deployments",
+    "model-customization-job": "list-model-customization-jobs",
+}
+
+
 class _Ledger:
-    def __init__(self) -> None:
+    """What Cleanup did, what is left and why; each action runs on its own, so one failure never stops the rest."""
+
+    def __init__(self, wait: aws.BusyWait) -> None:
+        self.wait = wait
         self.actions: list[str] = []
-        self.leftovers: list[str] = []
+        self.leftovers: list[Leftover] = []
+        self.problems: list[str] = []
+        self.deleted: list[str] = []
+        self.handled: set[str] = set()
+        self.retry_may_help = False
 
-    def attempt(self, what: str, action: Any) -> None:
-        """Run one cleanup action; transient errors propagate (the ASL retries Cleanup), others are recorded."""
-        try:
-            result = action()
-        except ClientError as exc:
-            self.leftovers.append(f"{what}: {aws.error_code(exc)}")
+    def failed(self, exc: Exception) -> str:
+        if isinstance(exc, TransientAwsError):
+            self.retry_may_help = True
+            return str(exc)
+        if isinstance(exc, ClientError):
+            return f"{getattr(exc, 'operation_name', 'call')} answered {aws.error_code(exc)}"
+        return type(exc).__name__
+
+    def stop_job(self, arn: str) -> None:
+        if arn in self.handled:
             return
-        if result:
-            self.actions.append(str(result))
+        self.handled.add(arn)
+        try:
+            done = training.stop_job(arn, self.wait)
+        except (ClientError, TransientAwsError) as exc:
+            reason = self.failed(exc)
+            state = getattr(exc, "status", None) or _job_status(arn)
+            if state in ("Completed", "Failed", "Stopped"):
+                return  # it ended meanwhile: nothing runs
+            self._leftover("model-customization-job", arn, state, reason)
+            return
+        if done:
+            self.actions.append(done)
 
+    def delete(self, kind: DeploymentKind, arn: str) -> None:
+        if arn in self.handled:
+            return
+        self.handled.add(arn)
+        try:
+            deleted = deployments.delete(kind, arn, self.wait)
+        except (ClientError, TransientAwsError) as exc:
+            reason = self.failed(exc)
+            state = getattr(exc, "status", None) or _deployment_status(kind, arn)
+            if state == "gone":
+                return
+            self._leftover(_KIND_OF[kind], arn, state, reason)
+            return
+        if deleted:
+            self.deleted.append(arn)
+            self.actions.append(f"deleted {kind} {arn}")
 
-def cleanup(state: RunState, execution: ExecutionContext, settings: StackSettings) -> CleanupOutput:
-    run = naming.run_id(execution.name)
-    run_hash = naming.run_hash(execution.id)
-    ledger = _Ledger()
-    bedrock = aws.client("bedrock")
-
-    job_arns = {state.job.job_arn} if state.job else set()
-    with aws.transient_errors():
-        for page in bedrock.get_paginator("list_model_customization_jobs").paginate(nameContains=run_hash):
-            job_arns.update(item["jobArn"] for item in page.get("modelCustomizationJobSummaries", []))
-    for arn in sorted(job_arns):
-        ledger.attempt(f"job {arn}", lambda arn=arn: _stop_job(arn))
-
-    for kind, arn in sorted(_deployments(state, run_hash)):
-        ledger.attempt(
-            f"{kind} {arn}",
-            lambda kind=kind, arn=arn: f"deleted {kind} {arn}" if deployments.delete(kind, arn) else None,
+    def _leftover(self, kind: LeftoverKind, arn: str, state: str, reason: str) -> None:
+        self.leftovers.append(
+            Leftover(
+                kind=kind, arn=arn, state=state, cost=COSTS[kind], command=remove_command(kind, arn), reason=reason
+            )
         )
 
-    final_uri = None
+    def discover(self, kind: LeftoverKind, run_hash: str, find: Callable[[], Iterable[str]]) -> list[str]:
+        """ARNs that ``find`` lists; a failing List is a leftover of unknown ARN with the command that finds it."""
+        try:
+            with aws.transient_errors():
+                return sorted(set(find()))
+        except (ClientError, TransientAwsError) as exc:
+            reason = self.failed(exc)
+            self.leftovers.append(
+                Leftover(
+                    kind=kind,
+                    arn=None,
+                    state="not checked",
+                    cost=COSTS[kind],
+                    command=f"aws bedrock {_FIND_COMMANDS[kind]} --name-contains {run_hash}",
+                    reason=f"could not look for this run's {kind}s: {reason}",
+                )
+            )
+            return []
+
+
+def _job_status(arn: str) -> str:
+    try:
+        with aws.transient_errors():
+            return str(aws.client("bedrock").get_model_customization_job(jobIdentifier=arn).get("status"))
+    except (ClientError, TransientAwsError) as exc:
+        if isinstance(exc, ClientError) and aws.is_not_found(exc):
+            return "Stopped"
+        return "unknown (its status could not be read)"
+
+
+def _deployment_status(kind: DeploymentKind, arn: str) -> str:
+    try:
+        return deployments.status(kind, arn) or "gone"
+    except (ClientError, TransientAwsError):
+        return "unknown (its status could not be read)"
+
+
+def _list_jobs(run_hash: str) -> list[str]:
+    paginator = aws.client("bedrock").get_paginator("list_model_customization_jobs")
+    return [
+        item["jobArn"]
+        for page in paginator.paginate(nameContains=run_hash)
+        for item in page.get("modelCustomizationJobSummaries", [])
+        if item.get("status") in training.ACTIVE_STATUSES
+    ]
+
+
+def _list_throughputs(run_hash: str) -> list[str]:
+    paginator = aws.client("bedrock").get_paginator("list_provisioned_model_throughputs")
+    return [
+        item["provisionedModelArn"]
+        for page in paginator.paginate(nameContains=run_hash)
+        for item in page.get("provisionedModelSummaries", [])
+    ]
+
+
+def _list_deployments(run_hash: str) -> list[str]:
+    paginator = aws.client("bedrock").get_paginator("list_custom_model_deployments")
+    return [
+        item["customModelDeploymentArn"]
+        for page in paginator.paginate(nameContains=run_hash)
+        for item in page.get("modelDeploymentSummaries", [])
+    ]
+
+
+def settled_report(state: RunState, execution: ExecutionContext, settings: StackSettings) -> dict[str, Any] | None:
+    """The run's SUCCEEDED report when Finalize settled the outcome (its output is in the state, or its report for
+    this execution exists), else None."""
+    final = state.final or {}
+    if isinstance(final.get("report"), dict) and final["report"].get("outcome") == "SUCCEEDED":
+        return dict(final["report"])
+    try:
+        report = _read_json(settings, naming.report_key(naming.run_id(execution.name), REPORT_NAME))
+    except (ClientError, TransientAwsError):
+        return None  # unreadable: not proven settled
+    if report and report.get("outcome") == "SUCCEEDED" and report.get("executionArn") == execution.id:
+        return report
+    return None
+
+
+def cleanup(
+    state: RunState,
+    execution: ExecutionContext,
+    settings: StackSettings,
+    *,
+    attempt: int | None = 0,
+    known: Iterable[tuple[LeftoverKind, str]] = (),
+    final_attempt: bool | None = None,
+) -> CleanupOutput:
+    """Clean up after a failed run (see the module docstring). ``attempt`` is ``$$.State.RetryCount``; ``known``
+    adds ARNs found elsewhere (a previous incomplete cleanup); ``final_attempt`` overrides the retry decision."""
+    run = naming.run_id(execution.name)
+    settled = settled_report(state, execution, settings)
+    if settled is not None:
+        return _settled(settled, execution, settings, run)
+
+    run_hash = naming.run_hash(execution.id)
+    polling = training.effective_polling(state.config.polling) if state.config else None
+    ledger = _Ledger(
+        aws.BusyWait(
+            initial_seconds=polling.deployment_initial_seconds if polling else settings.deployment_poll_initial_seconds,
+            max_seconds=polling.deployment_max_seconds if polling else settings.deployment_poll_max_seconds,
+            budget_seconds=CLEANUP_WAIT_BUDGET_SECONDS,
+        )
+    )
+
+    # 1. What the state names, each on its own.
+    if state.job:
+        ledger.stop_job(state.job.job_arn)
+    if state.deployment:
+        ledger.delete(state.deployment.mode, state.deployment.arn)
+    for kind, arn in known:
+        if kind == "model-customization-job":
+            ledger.stop_job(arn)
+        else:
+            ledger.delete("provisioned" if kind == "provisioned-throughput" else "on-demand", arn)
+
+    # 2. What a step may have created without returning it: found by the run's hash, each List on its own.
+    for arn in ledger.discover("model-customization-job", run_hash, lambda: _list_jobs(run_hash)):
+        ledger.stop_job(arn)
+    for arn in ledger.discover("provisioned-throughput", run_hash, lambda: _list_throughputs(run_hash)):
+        ledger.delete("provisioned", arn)
+    for arn in ledger.discover("custom-model-deployment", run_hash, lambda: _list_deployments(run_hash)):
+        ledger.delete("on-demand", arn)
+
+    # 3. The dataset: moved to failed/ when it was dropped into the inbox, never deleted.
     source = dataset_source(state, execution)
+    final_uri = _quarantine(ledger, source, settings, run)
 
-    def quarantine() -> str:
-        nonlocal final_uri
-        final_uri, note = move_dataset(source, settings, run, "failed/")
-        return note
-
-    ledger.attempt("dataset", quarantine)
-    validation_report = _validation_report(settings, run, state)
-    summary = {"actions": ledger.actions, "leftovers": ledger.leftovers}
+    # 4. The report (and a copy next to the quarantined dataset) and the marker.
+    complete = not ledger.leftovers and not ledger.problems
+    summary = {
+        "complete": complete,
+        "actions": ledger.actions,
+        "deleted": ledger.deleted,
+        "leftovers": [item.model_dump(mode="json", by_alias=True) for item in ledger.leftovers],
+        "problems": ledger.problems,
+    }
     report = build_report(
         state,
         execution,
         outcome="FAILED",
         dataset_uri=final_uri,
         source_uri=source.uri if source else None,
-        validation_report=validation_report,
+        validation_report=_validation_report(settings, run, state),
         cleanup=summary,
     )
-    report_uri = _write_report(settings, run, report, f"failed/{run}/{REPORT_NAME}")
-    if ledger.leftovers:
-        raise CleanupIncomplete("could not clean up: " + "; ".join(ledger.leftovers) + f" (report: {report_uri})")
+    quarantined = final_uri is not None and final_uri.startswith(f"s3://{settings.bucket_name}/failed/")
+    report_uri = _write_report(settings, run, report, f"failed/{run}/{REPORT_NAME}" if quarantined else None)
+    _write_marker(settings, run, execution, complete=complete, settled=False, summary=summary)
+
+    last = final_attempt if final_attempt is not None else (attempt is not None and attempt >= CLEANUP_RETRIES)
+    if ledger.retry_may_help and not last:
+        what = "; ".join(item.reason for item in ledger.leftovers) or "; ".join(ledger.problems)
+        raise TransientAwsError(f"cleanup incomplete, retrying: {what} (report: {report_uri})")
     return CleanupOutput(
         report=report,
         report_uri=report_uri,
         dataset_uri=final_uri,
+        complete=complete,
         actions=ledger.actions,
         leftovers=ledger.leftovers,
+        problems=ledger.problems,
     )
 
 
-def _stop_job(arn: str) -> str | None:
-    bedrock = aws.client("bedrock")
-    with aws.transient_errors():
-        status = bedrock.get_model_customization_job(jobIdentifier=arn).get("status")
-        if status != "InProgress":
-            return f"job {arn} is {status}" if status == "Stopping" else None
-        bedrock.stop_model_customization_job(jobIdentifier=arn)
-    return f"stopped job {arn}"
+def _quarantine(ledger: _Ledger, source: S3Location | None, settings: StackSettings, run: str) -> str | None:
+    try:
+        final_uri, note = move_dataset(source, settings, run, "failed/")
+    except (ClientError, TransientAwsError) as exc:
+        reason = ledger.failed(exc)
+        where = _still_at(source)
+        ledger.problems.append(f"dataset not moved to failed/{run}/ ({reason}); it is still at {where}")
+        return where
+    if final_uri is None and source is not None:
+        ledger.problems.append(f"dataset: {note}")
+    elif final_uri is None:
+        ledger.actions.append(f"dataset: {note}")
+    else:
+        ledger.actions.append(note)
+    return final_uri
 
 
-def _deployments(state: RunState, run_hash: str) -> set[tuple[DeploymentKind, str]]:
-    """This run's throughput and deployments: the one in the state, and any whose name carries the run's hash."""
-    found: set[tuple[DeploymentKind, str]] = set()
-    if state.deployment:
-        found.add((state.deployment.mode, state.deployment.arn))
-    bedrock = aws.client("bedrock")
-    with aws.transient_errors():
-        for page in bedrock.get_paginator("list_provisioned_model_throughputs").paginate(nameContains=run_hash):
-            found.update(("provisioned", item["provisionedModelArn"]) for item in page["provisionedModelSummaries"])
-        for page in bedrock.get_paginator("list_custom_model_deployments").paginate(nameContains=run_hash):
-            found.update(("on-demand", item["customModelDeploymentArn"]) for item in page["modelDeploymentSummaries"])
-    return found
+def _still_at(source: S3Location | None) -> str | None:
+    if source is None:
+        return None
+    try:
+        exists = aws.head_object(source.model_copy(update={"version_id": None})) is not None
+    except (ClientError, TransientAwsError):
+        return f"{source.uri} (probably: it could not be checked)"
+    return source.uri if exists else None
+
+
+def _settled(report: dict[str, Any], execution: ExecutionContext, settings: StackSettings, run: str) -> CleanupOutput:
+    """The outcome was settled by Finalize: nothing is stopped, deleted, moved or rewritten."""
+    action = (
+        "the run's outcome was already settled (SUCCEEDED, report written by Finalize): "
+        "nothing was stopped, deleted, moved or rewritten"
+    )
+    _write_marker(settings, run, execution, complete=True, settled=True, summary={"actions": [action]})
+    dataset = report.get("dataset") or {}
+    return CleanupOutput(
+        report=report,
+        report_uri=f"s3://{settings.bucket_name}/{naming.report_key(run, REPORT_NAME)}",
+        dataset_uri=dataset.get("finalUri"),
+        complete=True,
+        actions=[action],
+        leftovers=[],
+    )
+
+
+def _write_marker(
+    settings: StackSettings,
+    run: str,
+    execution: ExecutionContext,
+    *,
+    complete: bool,
+    settled: bool,
+    summary: dict[str, Any],
+) -> None:
+    marker = {
+        "executionArn": execution.id,
+        "complete": complete,
+        "settled": settled,
+        "finishedAt": datetime.now(UTC).isoformat(),
+        **{key: value for key, value in summary.items() if key in ("actions", "leftovers", "problems")},
+    }
+    aws.put_json(settings.bucket_name, naming.report_key(run, CLEANUP_MARKER), json.dumps(marker, indent=2))
 
 
 def _validation_report(settings: StackSettings, run: str, state: RunState) -> dict[str, Any] | None:
     """The validator's report when the dataset was rejected (so its errors reach failed/ and the notification)."""
     if state.validation is not None or state.error is None or state.error.Error != "DatasetInvalid":
         return None
-    text = aws.get_text(settings.bucket_name, naming.report_key(run, naming.VALIDATION_REPORT))
+    try:
+        text = aws.get_text(settings.bucket_name, naming.report_key(run, naming.VALIDATION_REPORT))
+    except (ClientError, TransientAwsError):
+        return None
     return json.loads(text) if text else None
 
 
-# --- an execution that ended without its Catch (aborted by hand, or timed out) ------------------------------------
-def cleanup_aborted(change: ExecutionStatusChange, settings: StackSettings) -> AbortedRunCleanupOutput:
-    """What Cleanup would have done, for a run whose state machine never reached it; then the notification.
+# --- an execution that ended without its Catch (FAILED, ABORTED or TIMED_OUT) ---------------------------------------
+_RECOVERY_ERRORS = {"TIMED_OUT": "ExecutionTimedOut", "ABORTED": "ExecutionAborted", "FAILED": "ExecutionFailed"}
 
-    The state is lost with the execution, so everything is found from the run's name hash and original input."""
+
+def cleanup_aborted(change: ExecutionStatusChange, settings: StackSettings) -> AbortedRunCleanupOutput:
+    """The recovery path: what Cleanup would have done, for a run whose state machine never completed it; then the
+    notification. Started by EventBridge's execution status change event, at least once: it does nothing when the
+    run's own Cleanup already completed (``cleanup.json``), and undoes nothing once Finalize settled the outcome.
+
+    The state is lost with the execution, so resources are found by the run's name hash, the original input, and
+    the leftovers of an earlier incomplete cleanup."""
     try:
         raw_input = json.loads(change.input) if change.input else None
     except json.JSONDecodeError:
@@ -205,23 +504,35 @@ def cleanup_aborted(change: ExecutionStatusChange, settings: StackSettings) -> A
     execution = ExecutionContext(
         id=change.execution_arn, name=change.name, input=raw_input if isinstance(raw_input, dict) else None
     )
-    error = "ExecutionTimedOut" if change.status == "TIMED_OUT" else "ExecutionAborted"
+    run = naming.run_id(change.name)
+    marker = _read_json(settings, naming.report_key(run, CLEANUP_MARKER))
+    ours = marker is not None and marker.get("executionArn") == change.execution_arn
+    if ours and marker is not None and (marker.get("complete") or change.status == "FAILED"):
+        # Complete, or the run went on from its (last) Cleanup attempt to NotifyFailure and its Fail state, which
+        # already told what is left: a second cleanup would change nothing but send the same news again.
+        how = "settled" if marker.get("settled") else "cleaned" if marker.get("complete") else "incomplete, notified"
+        return AbortedRunCleanupOutput(
+            cleanup=None, leftovers=[], notification=None, skipped=f"the run's own cleanup already ran ({how})"
+        )
+    error = _RECOVERY_ERRORS.get(change.status, "ExecutionFailed")
+    detail = f" ({change.error}: {change.cause})" if change.error else ""
     state = RunState(
-        error=CaughtError(Error=error, Cause=f"the execution ended {change.status} before its cleanup ran")
+        error=CaughtError(Error=error, Cause=f"the execution ended {change.status}{detail} before its cleanup ran")
     )
-    try:
-        result: CleanupOutput | None = cleanup(state, execution, settings)
-        report = result.report if result else {}
-        leftovers: list[str] = []
-    except CleanupIncomplete as exc:
-        result = None
-        report = build_report(state, execution, outcome="FAILED", dataset_uri=None)
-        leftovers = [str(exc)]
-        report["cleanup"] = {"error": "CleanupIncomplete", "cause": str(exc)}
+    known = [
+        (item["kind"], item["arn"])
+        for item in (marker or {}).get("leftovers", [])
+        if ours and isinstance(item, dict) and item.get("arn") and item.get("kind") in COSTS
+    ]
+    result = cleanup(state, execution, settings, known=known, final_attempt=True)
+    report = dict(result.report)
+    if result.actions and result.actions[0].startswith("the run's outcome was already settled"):
+        report["lateError"] = {"error": error, "cause": state.error.Cause if state.error else None}
     sent = notify(report, settings)
-    if leftovers:
-        raise CleanupIncomplete(leftovers[0])
-    return AbortedRunCleanupOutput(cleanup=result, leftovers=leftovers, notification=sent)
+    if result.leftovers:
+        # Fails the invocation so that Lambda retries it (then the dead-letter queue keeps the event).
+        raise CleanupIncomplete("; ".join(f"{item.kind} {item.arn or ''}: {item.reason}" for item in result.leftovers))
+    return AbortedRunCleanupOutput(cleanup=result, leftovers=result.leftovers, notification=sent)
 
 
 # --- Notify -----------------------------------------------------------------------------------------------------------
@@ -238,10 +549,58 @@ def notify(report: dict[str, Any], settings: StackSettings) -> NotifyOutput:
 
 
 def failure_report(state: RunState, execution: ExecutionContext) -> dict[str, Any]:
-    """Notify's report when Cleanup did not produce one (Cleanup itself failed)."""
+    """NotifyFailure's report: Cleanup's, or, when Cleanup itself failed, one rebuilt from the state that still names
+    everything the run may have left running (with the commands that remove or find it) and where the dataset may
+    be. A settled run's report (Finalize done, a later step failed) keeps its outcome and says what failed later."""
     if state.cleanup and isinstance(state.cleanup.get("report"), dict):
-        return dict(state.cleanup["report"])
+        report = dict(state.cleanup["report"])
+        if report.get("outcome") == "SUCCEEDED" and state.error is not None:
+            report["lateError"] = {"error": state.error.Error, "cause": state.error.Cause}
+        return report
     report = build_report(state, execution, outcome="FAILED", dataset_uri=None)
-    if state.cleanup_error:
-        report["cleanup"] = {"error": state.cleanup_error.Error, "cause": state.cleanup_error.Cause}
+    run, run_hash = naming.run_id(execution.name), naming.run_hash(execution.id)
+    source = dataset_source(state, execution)
+    if source is not None and source.key.startswith(INBOX_PREFIX):
+        report["dataset"]["note"] = (
+            f"not known: Cleanup failed before it could say; the dataset is at {source.uri} "
+            f"or s3://{source.bucket}/failed/{run}/{source.file_name} (it is never deleted)"
+        )
+    elif source is not None:
+        report["dataset"]["note"] = f"left in place at {source.uri} (only inbox/ objects are moved)"
+    leftovers: list[Leftover] = []
+    if state.job and (state.job_status is None or state.job_status.status in training.ACTIVE_STATUSES):
+        arn = state.job.job_arn
+        leftovers.append(_unconfirmed("model-customization-job", arn))
+    if state.deployment and not (state.release and state.release.arn == state.deployment.arn):
+        leftovers.append(_unconfirmed(_KIND_OF[state.deployment.mode], state.deployment.arn))
+    for kind, find in _FIND_COMMANDS.items():
+        leftovers.append(
+            Leftover(
+                kind=kind,
+                arn=None,
+                state="not checked",
+                cost=COSTS[kind],
+                command=f"aws bedrock {find} --name-contains {run_hash}",
+                reason="Cleanup failed before it could look for this run's resources",
+            )
+        )
+    report["cleanup"] = {
+        "complete": False,
+        "error": state.cleanup_error.Error if state.cleanup_error else "CleanupNotRun",
+        "cause": state.cleanup_error.Cause if state.cleanup_error else None,
+        "actions": [],
+        "leftovers": [item.model_dump(mode="json", by_alias=True) for item in leftovers],
+        "problems": ["Cleanup failed: nothing it would have done can be confirmed"],
+    }
     return report
+
+
+def _unconfirmed(kind: LeftoverKind, arn: str) -> Leftover:
+    return Leftover(
+        kind=kind,
+        arn=arn,
+        state="unknown (Cleanup failed before it could stop or delete it)",
+        cost=COSTS[kind],
+        command=remove_command(kind, arn),
+        reason="Cleanup failed",
+    )

@@ -69,6 +69,8 @@ def build_report(
             report["metrics"] = state.job_status.metrics.model_dump(mode="json", by_alias=True)
     if state.deployment:
         kept = outcome == "SUCCEEDED" and state.release is None
+        released = state.release is not None and state.release.arn == state.deployment.arn
+        deleted_by_cleanup = state.deployment.arn in ((cleanup or {}).get("deleted") or [])
         report["deployment"] = {
             "mode": state.deployment.mode,
             "arn": state.deployment.arn,
@@ -76,6 +78,9 @@ def build_report(
             "modelUnits": state.deployment.model_units,
             "status": state.deployment_status.status if state.deployment_status else None,
             "kept": kept,
+            # True only when a Delete call for it succeeded (ReleaseDeployment or Cleanup): nothing is called
+            # deleted that was not.
+            "deleted": bool(released and state.release and state.release.deleted) or deleted_by_cleanup,
         }
     elif config:
         report["deployment"] = {"mode": config.deployment.mode, "arn": None, "kept": False}
@@ -118,8 +123,9 @@ def message(report: dict[str, Any]) -> str:
     """A plain-text notification for a person, followed by the report as JSON."""
     lines = [subject(report), ""]
     lines.append(f"Run: {report.get('runId')}  ({report.get('executionArn')})")
-    lines.append(f"Dataset: {(report.get('dataset') or {}).get('source')}")
-    lines.append(f"Dataset now at: {(report.get('dataset') or {}).get('finalUri')}")
+    dataset = report.get("dataset") or {}
+    lines.append(f"Dataset: {dataset.get('source')}")
+    lines.append(f"Dataset now at: {dataset.get('finalUri') or dataset.get('note') or 'not known'}")
     if report.get("baseModelId"):
         lines.append(f"Base model: {report['baseModelId']} ({report.get('customizationType')})")
     model = report.get("model") or {}
@@ -128,11 +134,15 @@ def message(report: dict[str, Any]) -> str:
     metrics = report.get("metrics") or {}
     if metrics:
         lines.append(f"Training loss: {metrics.get('trainingLoss')}  validation loss: {metrics.get('validationLoss')}")
+    cleanup = report.get("cleanup") or {}
+    leftover_arns = {item.get("arn") for item in cleanup.get("leftovers", []) if isinstance(item, dict)}
     deployment = report.get("deployment") or {}
     if deployment.get("arn"):
-        state = "kept" if deployment.get("kept") else "deleted"
         units = f", {deployment['modelUnits']} model unit(s)" if deployment.get("modelUnits") else ""
-        lines.append(f"Deployment ({deployment.get('mode')}{units}, {state}): {deployment['arn']}")
+        lines.append(
+            f"Deployment ({deployment.get('mode')}{units}, {_deployment_state(deployment, leftover_arns)}): "
+            f"{deployment['arn']}"
+        )
     smoke = report.get("smokeTest") or {}
     if smoke:
         lines.append(
@@ -143,13 +153,48 @@ def message(report: dict[str, Any]) -> str:
     error = report.get("error") or {}
     if error:
         lines += ["", f"Error: {error.get('error')}", f"Cause: {error.get('cause')}"]
+    late = report.get("lateError") or {}
+    if late:
+        lines += [
+            "",
+            f"The run's outcome was settled before a later step failed ({late.get('error')}: {late.get('cause')}).",
+            "Nothing was undone: the report, the dataset and any kept deployment are as stated above.",
+        ]
     validation = report.get("validation") or {}
     for issue in (validation.get("errors") or [])[:VALIDATION_ERRORS_IN_MESSAGE]:
         lines.append(f"  {issue.get('file')}:{issue.get('line')} {issue.get('code')} {issue.get('message')}")
-    cleanup = report.get("cleanup") or {}
     if cleanup:
         lines.append("")
         lines += [f"Cleanup: {action}" for action in cleanup.get("actions", [])]
-        lines += [f"LEFT RUNNING, delete by hand: {item}" for item in cleanup.get("leftovers", [])]
+        if cleanup.get("error"):
+            lines.append(f"Cleanup failed: {cleanup.get('error')}: {readable_cause(cleanup.get('cause'))}")
+        lines += [f"Cleanup problem: {problem}" for problem in cleanup.get("problems", [])]
+        for item in cleanup.get("leftovers", []):
+            lines += leftover_lines(item)
     lines += ["", "Report:", json.dumps(report, indent=2, default=str)]
     return "\n".join(lines)
+
+
+def _deployment_state(deployment: dict[str, Any], leftover_arns: set[Any]) -> str:
+    if deployment.get("kept"):
+        return "kept"
+    if deployment.get("arn") in leftover_arns:
+        return "NOT deleted, see below"
+    return "deleted" if deployment.get("deleted") else "not deleted"
+
+
+def leftover_lines(item: Any) -> list[str]:
+    """A leftover as a person needs it: what, its ARN and state, what it costs, and the command that removes it."""
+    if not isinstance(item, dict):  # a report written before leftovers were structured
+        return [f"LEFT RUNNING, delete by hand: {item}"]
+    if item.get("arn") is None:
+        return [
+            f"NOT CHECKED ({item.get('reason')}): any {item.get('kind')} of this run may still run; "
+            f"{item.get('cost')}.",
+            f"    find it with: {item.get('command')}",
+        ]
+    return [
+        f"LEFT RUNNING, delete by hand: {item.get('kind')} {item.get('arn')} (state: {item.get('state')}; "
+        f"{item.get('reason')}); {item.get('cost')}.",
+        f"    {item.get('command')}",
+    ]

@@ -2,19 +2,22 @@
 
 Everything a later step could reject is checked here, before anything is created: the model id, the
 customization type, the hyperparameters, the deployment mode the model offers, validation data allowed or not,
-and that the dataset objects exist.
+that the stack's Region can customize the model, and that the dataset objects exist.
+
+The dropped key itself is not checked against Bedrock's S3Uri pattern (spaces, ``=``, ``+``, Unicode and ``.JSONL``
+are fine): Bedrock reads the staged copy under ``datasets/<sha256>/``, whose key always matches it.
 """
 
 from __future__ import annotations
 
 import json
 from typing import Any
-from urllib.parse import unquote_plus
+from urllib.parse import unquote, unquote_plus
 
 from pydantic import ValidationError
 
 from bedrock_finetune import aws, naming
-from bedrock_finetune.catalog import ModelSpec, get_model
+from bedrock_finetune.catalog import ModelSpec, customizable_in, get_model
 from bedrock_finetune.config import (
     INBOX_PREFIX,
     METADATA_KEY,
@@ -98,6 +101,7 @@ def build_config(
         spec, customization_type, hyper_overrides, has_validation=will_have_validation
     )
     deployment = _deployment(spec, overrides, settings)
+    _check_region(spec, region)
     smoke = overrides.smoke_test
     smoke_test = SmokeTestSettings(
         prompts=list(smoke.prompts or []) if smoke else [],
@@ -138,9 +142,34 @@ def _deployment(spec: ModelSpec, overrides: RunOverrides, settings: StackSetting
     return DeploymentSettings(requested_mode=requested, mode=mode, model_units=units, keep=keep)
 
 
+def _check_region(spec: ModelSpec, region: str) -> None:
+    """A customization job runs in the stack's Region: refuse a base model that Region cannot customize."""
+    if spec.customizable_in(region):
+        return
+    here = [other.id for other in customizable_in(region)]
+    alternatives = f"; models {region} can customize: {', '.join(here)}" if here else ""
+    raise ConfigInvalid(
+        f"baseModelId: {spec.id} ({spec.name}) cannot be customized in {region}, the stack's Region; "
+        f"it can be customized in {', '.join(spec.regions)}: deploy the stack there or choose another model"
+        f"{alternatives}"
+    )
+
+
+def event_key_candidates(key: str) -> list[str]:
+    """The object keys an S3 event's ``detail.object.key`` may stand for, most literal first.
+
+    AWS documents URL-encoding (form style: a space as ``+``) for the S3 notification format sent to SNS, SQS and
+    Lambda (https://docs.aws.amazon.com/AmazonS3/latest/userguide/notification-content-structure.html). The
+    EventBridge event page (https://docs.aws.amazon.com/AmazonS3/latest/userguide/ev-events.html) says nothing; reports
+    of real EventBridge events show the key as stored. So the key is tried as given, then form-decoded, then
+    percent-decoded; the pinned ``version-id`` makes a match on the wrong one of two look-alike keys impossible.
+    """
+    return list(dict.fromkeys([key, unquote_plus(key), unquote(key)]))
+
+
 def _existing_event_object(source: S3Location) -> tuple[S3Location, dict[str, Any]]:
-    """EventBridge may deliver the key URL-encoded: try it as given, then decoded."""
-    for key in dict.fromkeys([source.key, unquote_plus(source.key)]):
+    """The event's object: its key as given or URL-decoded (see :func:`event_key_candidates`)."""
+    for key in event_key_candidates(source.key):
         candidate = source.model_copy(update={"key": key})
         head = aws.head_object(candidate)
         if head is not None:

@@ -33,6 +33,17 @@ def base_inference_id(customization_id: str) -> str:
     return ":".join(parts[:2]) if len(parts) > 2 else customization_id
 
 
+def base_model_arn(base_model_id: str, deployed_arn: str) -> str:
+    """The ARN compare-with-base invokes: the base model's system-defined inference profile where it can be invoked
+    on demand only through one (Llama 3.2 / 3.3, Nova 2 Lite), else its foundation-model ARN; in the partition, Region
+    and account of the deployed model (``arn:aws:bedrock:us-west-2:123456789012:provisioned-model/...``)."""
+    fields = deployed_arn.split(":")
+    if len(fields) < 6 or fields[2] != "bedrock":
+        raise ValueError(f"not a Bedrock ARN: {deployed_arn}")
+    partition, region, account = fields[1], fields[3], fields[4]
+    return get_model(base_model_id).base_inference_arn(partition=partition, region=region, account=account)
+
+
 def first_user_text(record: dict[str, Any], dataset_format: str) -> str | None:
     """The prompt a record starts with, in the record's own format."""
     if dataset_format == "prompt-completion":
@@ -113,15 +124,19 @@ def run(config: RunConfig, staged: StageDatasetOutput, deployment: DeploymentInf
             skipped_reason=f"{dataset_format} models have no text conversation to test",
         )
     source, prompts = choose_prompts(config, staged, dataset_format)
+    base_arn = base_model_arn(config.base_model_id, deployment.arn) if config.smoke_test.compare_with_base else None
     results: list[dict[str, Any]] = []
     for prompt in prompts:
         answer, latency = converse(deployment.arn, prompt)
         result: dict[str, Any] = {"prompt": prompt, "answer": answer, "latencyMs": latency}
-        if config.smoke_test.compare_with_base:
-            result["baseAnswer"] = _base_answer(config.base_model_id, prompt)
+        if base_arn is not None:
+            result["baseAnswer"] = _base_answer(base_arn, prompt)
         results.append(result)
     key = naming.report_key(config.run_id, RESULTS_NAME)
-    aws.put_json(config.bucket, key, json.dumps({"modelId": deployment.arn, "results": results}, indent=2))
+    details: dict[str, Any] = {"modelId": deployment.arn, "results": results}
+    if base_arn is not None:
+        details["baseModelId"] = base_arn
+    aws.put_json(config.bucket, key, json.dumps(details, indent=2))
     latencies = [item["latencyMs"] for item in results]
     answered = sum(1 for item in results if item["answer"].strip())
     output = SmokeTestOutput(
@@ -145,9 +160,9 @@ def run(config: RunConfig, staged: StageDatasetOutput, deployment: DeploymentInf
     return output
 
 
-def _base_answer(base_model_id: str, prompt: str) -> str | None:
+def _base_answer(base_arn: str, prompt: str) -> str | None:
     """The base model's answer, for the report only: its failure never fails the run."""
     try:
-        return converse(base_inference_id(base_model_id), prompt)[0]
+        return converse(base_arn, prompt)[0]
     except (ClientError, TransientAwsError):
         return None

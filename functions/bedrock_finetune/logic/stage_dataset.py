@@ -3,6 +3,9 @@
 When the model accepts validation data, none was given and a split percentage is set, a reproducible validation set
 is split off: the sample of line numbers is seeded by the content hash, so the same dataset always splits the same
 way. That is the one case where dataset bytes pass through the Lambda (streamed, in bounded memory).
+
+Bedrock's S3Uri rule (no spaces, ``=``, ``+`` or non-ASCII in keys) is enforced here, on the staged locations Bedrock
+reads, and not on the dropped key: ``datasets/<sha256>/...`` always matches it, whatever the dropped key was.
 """
 
 from __future__ import annotations
@@ -14,12 +17,22 @@ from typing import Any
 from bedrock_finetune import aws, naming
 from bedrock_finetune.catalog import get_model
 from bedrock_finetune.config import RunConfig, S3Location
+from bedrock_finetune.errors import ConfigInvalid
 from bedrock_finetune.models import SplitInfo, StageDatasetOutput, ValidateDatasetOutput, ValidatedFile
 
 READ_CHUNK = 1024 * 1024
 
 
 def stage(config: RunConfig, validation: ValidateDatasetOutput) -> StageDatasetOutput:
+    staged = _stage(config, validation)
+    for location in (staged.train, staged.validation):
+        problem = naming.bedrock_s3_uri_problem(location.uri) if location is not None else None
+        if problem:
+            raise ConfigInvalid(f"staged dataset: {problem}")
+    return staged
+
+
+def _stage(config: RunConfig, validation: ValidateDatasetOutput) -> StageDatasetOutput:
     train = validation.file("train")
     if train is None:
         raise ValueError("validation output has no train file")

@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from bedrock_finetune import aws, naming
-from bedrock_finetune.config import RunConfig
+from bedrock_finetune.config import PollingSettings, RunConfig
 from bedrock_finetune.errors import JobTimedOut
 from bedrock_finetune.models import (
     JobInfo,
@@ -21,6 +21,31 @@ from bedrock_finetune.models import (
 
 MANAGED_BY = "bedrock-finetune"
 ACTIVE_STATUSES = frozenset({"InProgress", "Stopping"})
+
+# Poll-interval floors and timeout ceilings. A Standard execution's history holds at most 25,000 events (Step
+# Functions quotas) and every poll costs 9 (PollJob 5, JobStatus 2, WaitForJob 2). With these values a job polled
+# for the longest allowed time plus the longest deployment wait stays far under it:
+# tests/workflow/test_poll_history_budget.py computes the worst case. template.yaml's MinValue/MaxValue carry the
+# same numbers; values below a floor (or above a ceiling) are clamped here, so a stack deployed without them is safe.
+MIN_POLL_INITIAL_SECONDS = 1
+MIN_JOB_POLL_MAX_SECONDS = 600
+MAX_JOB_TIMEOUT_HOURS = 72
+MIN_DEPLOYMENT_POLL_MAX_SECONDS = 60
+MAX_DEPLOYMENT_TIMEOUT_MINUTES = 240
+
+
+def effective_polling(polling: PollingSettings) -> PollingSettings:
+    """The configured polling with every value clamped to the floors and ceilings above."""
+    return PollingSettings(
+        job_initial_seconds=max(MIN_POLL_INITIAL_SECONDS, polling.job_initial_seconds),
+        job_max_seconds=max(MIN_JOB_POLL_MAX_SECONDS, polling.job_max_seconds, polling.job_initial_seconds),
+        job_timeout_seconds=min(MAX_JOB_TIMEOUT_HOURS * 3600, polling.job_timeout_seconds),
+        deployment_initial_seconds=max(MIN_POLL_INITIAL_SECONDS, polling.deployment_initial_seconds),
+        deployment_max_seconds=max(
+            MIN_DEPLOYMENT_POLL_MAX_SECONDS, polling.deployment_max_seconds, polling.deployment_initial_seconds
+        ),
+        deployment_timeout_seconds=min(MAX_DEPLOYMENT_TIMEOUT_MINUTES * 60, polling.deployment_timeout_seconds),
+    )
 
 
 def tags(config: RunConfig, sha256: str) -> list[dict[str, str]]:
@@ -72,7 +97,7 @@ def poll_job(config: RunConfig, job: JobInfo, now: datetime | None = None) -> Jo
     created = response.get("creationTime")
     now = now or datetime.now(UTC)
     elapsed = (now - created).total_seconds() if isinstance(created, datetime) else 0.0
-    polling = config.polling
+    polling = effective_polling(config.polling)
     if status in ACTIVE_STATUSES and elapsed > polling.job_timeout_seconds:
         raise JobTimedOut(
             f"job {job.job_name} still {status} after {int(elapsed)} s (timeout {polling.job_timeout_seconds} s)"
@@ -121,3 +146,26 @@ def _metrics_file(bucket: str, key: str | None, column: str) -> MetricsFile | No
     except ValueError:
         final_loss = None
     return MetricsFile(key=key, rows=len(rows), final_loss=final_loss)
+
+
+def stop_job(arn: str, wait: aws.BusyWait) -> str | None:
+    """Stop the job if it is still running; what was done, or None when it had already ended.
+
+    StopModelCustomizationJob can answer ConflictException (botocore models it) while the job is changing state:
+    then its status is read again and the stop retried within ``wait``."""
+    bedrock = aws.client("bedrock")
+    seen: dict[str, str] = {}
+
+    def status() -> str | None:
+        with aws.transient_errors():
+            seen["status"] = str(bedrock.get_model_customization_job(jobIdentifier=arn).get("status"))
+        return seen["status"]
+
+    def attempt() -> str | None:
+        current = status()
+        if current != "InProgress":
+            return f"job {arn} is {current}" if current == "Stopping" else None
+        bedrock.stop_model_customization_job(jobIdentifier=arn)
+        return f"stopped job {arn}"
+
+    return aws.retry_while_busy(attempt, status, frozenset({"InProgress"}), wait, f"job {arn}")

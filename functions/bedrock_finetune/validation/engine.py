@@ -8,7 +8,6 @@ token message says so.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 
@@ -46,8 +45,6 @@ CHECKERS: dict[str, type[RecordChecker]] = {
 }
 NEAR_LIMIT_FRACTION = 0.9
 _BOM = b"\xef\xbb\xbf"
-# The key part of the S3Uri pattern in botocore's bedrock model (the bucket part is checked by parse_s3_uri).
-_BEDROCK_S3_KEY = re.compile(r"[-!_*'().a-zA-Z0-9]+(?:/[-!_*'().a-zA-Z0-9]+)*")
 
 
 def validate_dataset(
@@ -192,7 +189,7 @@ class _Run:
                 None, codes.E_FILE_TOO_LARGE, _too_large(source.size, max_bytes, role, self.model.id, unread=True)
             )
             return FileStats(name=source.name, role=role, bytes=0, sha256=None, records=0)
-        dataset_bucket = self._check_location(source.name, issues)
+        dataset_bucket = _dataset_bucket(source.name)
         checker = CHECKERS[self.customization.dataset_format](
             self.customization.rules, issues, self.model.id, dataset_bucket
         )
@@ -274,20 +271,6 @@ class _Run:
                 issues.error(line, codes.E_TOKENS_OVER_LIMIT, text)
             else:
                 issues.warning(line, codes.W_TOKENS_NEAR_LIMIT, f"{text}; over 90 % of the limit")
-
-    def _check_location(self, name: str, issues: FileIssues) -> str | None:
-        """The dataset's bucket when it is in S3 (and its URI is one Bedrock accepts), else None."""
-        if not name.startswith("s3://"):
-            return None
-        parsed = parse_s3_uri(name)
-        if parsed is None or not _BEDROCK_S3_KEY.fullmatch(parsed[1]):
-            issues.error(
-                None,
-                codes.E_FILE_NAME,
-                "Bedrock accepts dataset URIs s3://bucket/key with a lowercase bucket and a key of letters, digits "
-                "and -!_*'(). only (no spaces, = or +)",
-            )
-        return parsed[0] if parsed else None
 
     def _check_file_records(self, records: int, role: FileRole, issues: FileIssues) -> None:
         bounds = self.customization.records
@@ -371,3 +354,15 @@ def _check_count(
 def _too_large(size: int, limit: int, role: FileRole, model_id: str, *, unread: bool = False) -> str:
     suffix = "; the file was not read" if unread else ""
     return f"{role} file is {size:,} bytes; {model_id} accepts at most {limit:,}{suffix}"
+
+
+def _dataset_bucket(name: str) -> str | None:
+    """The dataset's bucket when it is in S3, else None (media in the same bucket are checked against it).
+
+    The dropped key is not held to Bedrock's S3Uri pattern: Bedrock reads the staged, content-addressed copy
+    (``datasets/<sha256>/``, checked by ``naming.bedrock_s3_uri_problem``), so ``inbox/my data (v2)+ü.jsonl`` trains.
+    """
+    if not name.startswith("s3://"):
+        return None
+    parsed = parse_s3_uri(name)
+    return parsed[0] if parsed else None

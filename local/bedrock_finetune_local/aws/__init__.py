@@ -24,6 +24,7 @@ from bedrock_finetune_local.aws.bedrock import (
 )
 from bedrock_finetune_local.aws.bedrock_runtime import install_runtime
 from bedrock_finetune_local.aws.faults import FAULT_SYNTAX, Fault, FaultLog, fired_counts, inject_faults
+from bedrock_finetune_local.aws.faults import install as install_interception
 
 __all__ = [
     "FAULT_SYNTAX",
@@ -44,3 +45,4 @@ def install() -> None:
     """Patch moto's Bedrock control plane and bedrock-runtime (idempotent). Call before the first Bedrock request."""
     install_control_plane()
     install_runtime()
+    install_interception()

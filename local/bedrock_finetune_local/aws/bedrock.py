@@ -15,7 +15,9 @@ or ``GetCustomModelDeployment`` call on a resource counts one poll of that resou
 poll returns the outcome chosen in :class:`LocalBedrockSettings`. We keep our own counters rather than moto's
 ``state_manager``: its ``ManagedState`` follows one linear chain of states, while a job needs a chosen branch
 (Completed, Failed or Stopped), side effects on the way (the custom model appears, metric CSVs are written), and an
-explicit Stop that interrupts the chain.
+explicit Stop that interrupts the chain. A throughput or deployment that is still ``Creating`` (or ``Updating``)
+cannot be deleted: the Delete answers ``ConflictException`` (modelled by botocore for both Delete operations) until
+a Get has seen it settle, so a caller that waits by polling, as Cleanup does, gets it deleted.
 
 Settings are captured per resource when it is created: configure them before the Create call. They live in a plain
 module global (not a context variable) because moto runs Step Functions executions, and the Lambda handlers inside
@@ -289,6 +291,10 @@ FOUNDATION_MODELS: tuple[FoundationModel, ...] = (
 # Resources
 # --------------------------------------------------------------------------------------------------------------------
 _JOB_TERMINAL = ("Completed", "Failed", "Stopped")
+#: Statuses in which a throughput or deployment cannot be deleted (DeleteProvisionedModelThroughput and
+#: DeleteCustomModelDeployment answer ConflictException). Each Get advances them, so a caller that waits by polling
+#: the resource sees it settle and can delete it.
+_TRANSITIONAL_STATUSES = ("Creating", "Updating")
 _COMMITMENT_DAYS = {"OneMonth": 31, "SixMonths": 183}
 
 
@@ -748,6 +754,11 @@ class LocalBedrockBackend(BedrockBackend):
         if job.status in _JOB_TERMINAL:
             return
         job.polls += 1
+        if job.polls == 1 and job.stop_polls is None:
+            denied = self._service_role_denial(job)
+            if denied is not None:
+                self._fail_job(job, denied, stage="validationDetails")
+                return
         if job.stop_polls is not None:
             job.stop_polls += 1
             if job.stop_polls >= 2:
@@ -814,10 +825,54 @@ class LocalBedrockBackend(BedrockBackend):
         self.models[model.arn] = model
         self._tag(model.arn, job.request.get("customModelTags"))
 
+    # ---- the service role: Bedrock reads the data and writes the output as the job's role -----------------------
+    def _service_role_denial(self, job: Job) -> str | None:
+        """Why the job's service role cannot be used for its data, or None. Checked as the job starts, as Bedrock
+        does when it validates the data (a job whose role cannot read it fails in validation)."""
+        from bedrock_finetune_local.aws import iam  # noqa: PLC0415 - IAM is evaluated only when the runner enforces it
+
+        if not iam.enforcing():
+            return None
+        role_arn = job.request["roleArn"]
+        allowed, reason = iam.trust_allows(
+            role_arn, "bedrock.amazonaws.com", source_account=self.account_id, source_arn=job.arn
+        )
+        if not allowed:
+            return (
+                f"Bedrock could not assume the service role {role_arn}: its trust policy does not allow it ({reason})."
+            )
+        uris = [job.request["trainingDataConfig"].get("s3Uri")]
+        uris += [item.get("s3Uri") for item in job.validators]
+        for uri in [u for u in uris if u]:
+            bucket, key = _split_s3_uri(uri)
+            denial = iam.service_role_denial(role_arn, "s3:GetObject", f"arn:aws:s3:::{bucket}/{key}", job.arn)
+            if denial is not None:
+                return f"Insufficient permissions to read the data at {uri}: {denial}"
+        return None
+
+    def _output_denial(self, job: Job, key: str) -> str | None:
+        from bedrock_finetune_local.aws import iam  # noqa: PLC0415
+
+        if not iam.enforcing():
+            return None
+        bucket, _ = _split_s3_uri(job.request["outputDataConfig"]["s3Uri"])
+        return iam.service_role_denial(job.request["roleArn"], "s3:PutObject", f"arn:aws:s3:::{bucket}/{key}", job.arn)
+
+    def _fail_job(self, job: Job, message: str, *, stage: str) -> None:
+        now = _now()
+        job.status, job.end_time, job.last_modified_time = "Failed", now, now
+        job.failure_message = message
+        job.stages = {name: ("Failed" if name == stage else "NotStarted") for name in job.stages}
+        if stage != "validationDetails":
+            job.stages["validationDetails"] = "Completed"
+
     def _write_metrics(self, job: Job, training: list[list[Any]], validation: list[list[Any]]) -> None:
         bucket, prefix = _split_s3_uri(job.request["outputDataConfig"]["s3Uri"])
         root = f"{prefix.rstrip('/')}/" if prefix.rstrip("/") else ""
         root += f"model-customization-job-{job.job_id}/"
+        denial = self._output_denial(job, root + TRAINING_METRICS_KEY)
+        if denial is not None:
+            raise PermissionError(denial)
         s3 = self._s3()
         s3.put_object(
             bucket,
@@ -965,6 +1020,13 @@ class LocalBedrockBackend(BedrockBackend):
 
     def delete_provisioned(self, params: dict[str, Any]) -> dict[str, Any]:
         pt = self.find_provisioned(params["provisionedModelId"])
+        if pt.status in _TRANSITIONAL_STATUSES:
+            # botocore models ConflictException for DeleteProvisionedModelThroughput: a throughput still being
+            # created or updated cannot be deleted until it settles (InService or Failed).
+            raise ConflictException(
+                f"Provisioned model {pt.name} cannot be deleted while its status is {pt.status}; "
+                "try again once it is InService or Failed."
+            )
         expires = pt.commitment_expiration_time
         if expires is not None and expires > _now():
             raise ValidationException(
@@ -1027,6 +1089,12 @@ class LocalBedrockBackend(BedrockBackend):
 
     def delete_deployment(self, params: dict[str, Any]) -> dict[str, Any]:
         deployment = self.find_deployment(params["customModelDeploymentIdentifier"])
+        if deployment.status in _TRANSITIONAL_STATUSES:
+            # botocore models ConflictException for DeleteCustomModelDeployment (see delete_provisioned).
+            raise ConflictException(
+                f"Custom model deployment {deployment.name} cannot be deleted while its status is "
+                f"{deployment.status}; try again once it is Active or Failed."
+            )
         del self.deployments[deployment.arn]
         self._forget(deployment.arn)
         return {}
@@ -1093,6 +1161,27 @@ _OPERATIONS: dict[str, Callable[[LocalBedrockBackend, dict[str, Any]], dict[str,
     "delete_custom_model_deployment": LocalBedrockBackend.delete_deployment,
     "list_foundation_models": LocalBedrockBackend.list_foundation,
 }
+
+
+def arn_for_name(kind: str, identifier: str, account_id: str = "123456789012", region: str = "us-east-1") -> str | None:
+    """The ARN of a local Bedrock resource called ``identifier`` (its name or ARN), or None (for local IAM)."""
+    try:
+        backend = backend_for(account_id, region)
+    except Exception:
+        return None
+    finders: dict[str, Callable[[str], Any]] = {
+        "model-customization-job": backend.find_job,
+        "custom-model": backend.find_model,
+        "provisioned-model": backend.find_provisioned,
+        "custom-model-deployment": backend.find_deployment,
+    }
+    finder = finders.get(kind)
+    if finder is None:
+        return None
+    try:
+        return str(finder(identifier).arn)
+    except ServiceException:
+        return None
 
 
 def backend_for(account_id: str, region: str) -> LocalBedrockBackend:

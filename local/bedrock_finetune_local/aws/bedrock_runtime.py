@@ -69,7 +69,13 @@ def _check_target(backend: LocalBedrockBackend, model_id: str) -> None:
                 f"The custom model deployment {model_id} is not ready for inference (status {deployment.status})."
             )
         return
-    if model_id.startswith("arn:"):
+    if ":inference-profile/" in model_id:
+        # A system-defined inference profile ARN: its id is the foundation id with a geography prefix.
+        profile_id = model_id.split(":inference-profile/", 1)[1]
+        foundation_id = next(
+            (profile_id.removeprefix(p) for p in _CROSS_REGION_PREFIXES if profile_id.startswith(p)), ""
+        )
+    elif model_id.startswith("arn:"):
         # A custom model ARN cannot be invoked directly: it needs provisioned throughput or a deployment.
         _, marker, foundation_id = model_id.partition(":foundation-model/")
         foundation_id = foundation_id if marker else ""

@@ -45,6 +45,8 @@ import botocore.session
 from botocore.awsrequest import AWSResponse
 from moto.core.botocore_stubber import BotocoreStubber, MockRawResponse
 
+from bedrock_finetune_local.aws import iam
+
 __all__ = ["FAULT_SYNTAX", "Fault", "FaultLog", "error_response", "fired_counts", "inject_faults"]
 
 FAULT_SYNTAX = "SERVICE:Operation=ErrorCode[*N]"
@@ -207,18 +209,45 @@ _active_lock = threading.Lock()
 _original_call = BotocoreStubber.__call__
 
 
-def _call_with_faults(self: BotocoreStubber, event_name: str, request: Any, **kwargs: Any) -> AWSResponse | None:
+def _response(
+    request: Any, service: str, code: str, message: str, *, status: int | None = None, empty_body: bool = False
+) -> AWSResponse:
+    wire_status, headers, body = error_response(service, code, message)
+    if empty_body:
+        body = b""
+    return AWSResponse(request.url, status or wire_status, headers, MockRawResponse(body))
+
+
+def _intercept(self: BotocoreStubber, event_name: str, request: Any, **kwargs: Any) -> AWSResponse | None:
+    """moto's before-send handler, preceded by IAM (who may call) and then the injected faults (what fails)."""
     if self.enabled:
-        with _active_lock:
-            logs = list(_active)
-        for log in logs:
-            fault = log.take(event_name)
-            if fault is not None:
-                status, headers, body = error_response(
-                    fault.service, fault.error_code, f"Injected fault {fault} (local AWS)"
-                )
-                return AWSResponse(request.url, status, headers, MockRawResponse(body))
+        call = iam.current_call()
+        verdict = iam.check(request)
+        if verdict is not None and call is not None:
+            return _response(
+                request,
+                call.service,
+                verdict.code,
+                verdict.message,
+                status=verdict.status,
+                empty_body=verdict.empty_body,
+            )
+        # Faults stand for AWS misbehaving towards the workflow: while IAM is enforced (a local run), the runner's
+        # and the tests' own setup and inspection calls (administrator credentials) never see them.
+        if not iam.enforcing() or iam.is_workflow_call(request):
+            with _active_lock:
+                logs = list(_active)
+            for log in logs:
+                fault = log.take(event_name)
+                if fault is not None:
+                    return _response(request, fault.service, fault.error_code, f"Injected fault {fault} (local AWS)")
     return _original_call(self, event_name, request, **kwargs)
+
+
+def install() -> None:
+    """Route moto's before-send handler through IAM and the fault list (idempotent)."""
+    iam.install()
+    BotocoreStubber.__call__ = _intercept  # type: ignore[method-assign]
 
 
 def fired_counts() -> dict[str, int]:
@@ -236,13 +265,11 @@ def fired_counts() -> dict[str, int]:
 def inject_faults(faults: Iterable[Fault]) -> Iterator[FaultLog]:
     """Make the given operations fail while the block runs; yields the :class:`FaultLog` of firings."""
     log = FaultLog(faults)
+    install()
     with _active_lock:
         _active.append(log)
-        BotocoreStubber.__call__ = _call_with_faults  # type: ignore[method-assign]
     try:
         yield log
     finally:
         with _active_lock:
             _active.remove(log)
-            if not _active:
-                BotocoreStubber.__call__ = _original_call  # type: ignore[method-assign]

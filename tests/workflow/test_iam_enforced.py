@@ -1,0 +1,174 @@
+"""The local AWS evaluates IAM for the principal that makes each call, so the template's policies are tested:
+
+* with template.yaml as it is, every happy path (inbox, console, provisioned, on-demand, compare-with-base)
+  succeeds and nothing is denied;
+* taking out any one permission a happy path uses makes that run fail, with the service's AccessDenied (or
+  Bedrock's permission failure message) in the step that needed it;
+* the list of permissions below is complete: a test fails if a happy path uses a permission no case takes out.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from bedrock_finetune_local import runner, stack
+
+ROOT = Path(__file__).resolve().parents[2]
+VALID = ROOT / "events" / "datasets" / "support-chat.jsonl"
+SCENARIOS: dict[str, dict[str, Any]] = {
+    "inbox": {},
+    "console": {"via": "console"},
+    "provisioned": {"config": {"deployment": {"mode": "provisioned"}}},
+    "compare": {"config": {"smokeTest": {"compareWithBase": True}}},
+    # No validation split: the staged training file is a server-side copy of the pinned version.
+    "nosplit": {"config": {"validationSplitPercent": 0}},
+}
+DENIED_WORDS = ("AccessDenied", "AuthorizationError", "not authorized", "Insufficient permissions")
+# Pass states the workflow enters when a failure is reported as data (a job that failed) rather than raised.
+PASS_STATES = {"JobFailed"}
+
+
+def run(scenario: str, edit: Callable[[dict[str, Any]], None] | None = None) -> runner.RunResult:
+    return runner.run(runner.RunOptions(dataset=VALID, template_edit=edit, **SCENARIOS[scenario]))
+
+
+@dataclass(frozen=True)
+class Permission:
+    """One permission of one role of the template, the scenario that uses it and the state that needs it."""
+
+    role: str  # logical id of the AWS::IAM::Role in the translated template
+    action: str
+    scenario: str
+    state: str | None  # the state that fails (None: no execution starts)
+    only_resource: str | None = None  # take the action out only where the statement names this logical id
+
+    def __str__(self) -> str:
+        suffix = f"({self.only_resource})" if self.only_resource else ""
+        return f"{self.role}:{self.action}{suffix}@{self.scenario}"
+
+
+PERMISSIONS = [
+    Permission("ResolveConfigFunctionRole", "s3:GetObjectVersion", "inbox", "ResolveConfig"),
+    Permission("ResolveConfigFunctionRole", "s3:GetObject", "console", "ResolveConfig"),
+    Permission("ValidateDatasetFunctionRole", "s3:GetObjectVersion", "inbox", "ValidateDataset"),
+    Permission("ValidateDatasetFunctionRole", "s3:GetObject", "console", "ValidateDataset"),
+    Permission("ValidateDatasetFunctionRole", "s3:PutObject", "inbox", "ValidateDataset"),
+    Permission("StageDatasetFunctionRole", "s3:GetObjectVersion", "inbox", "StageDataset"),
+    Permission("StageDatasetFunctionRole", "s3:GetObject", "console", "StageDataset"),
+    Permission("StageDatasetFunctionRole", "s3:PutObject", "inbox", "StageDataset"),
+    Permission("StageDatasetFunctionRole", "s3:ListBucket", "inbox", "StageDataset"),
+    Permission(
+        "CreateCustomizationJobFunctionRole", "bedrock:CreateModelCustomizationJob", "inbox", "CreateCustomizationJob"
+    ),
+    Permission("CreateCustomizationJobFunctionRole", "iam:PassRole", "inbox", "CreateCustomizationJob"),
+    Permission("CreateCustomizationJobFunctionRole", "bedrock:TagResource", "inbox", "CreateCustomizationJob"),
+    Permission("PollJobFunctionRole", "bedrock:GetModelCustomizationJob", "inbox", "PollJob"),
+    Permission("PollJobFunctionRole", "s3:GetObject", "inbox", "PollJob"),
+    Permission("PollJobFunctionRole", "s3:ListBucket", "inbox", "PollJob"),
+    Permission("DeployModelFunctionRole", "bedrock:CreateCustomModelDeployment", "inbox", "DeployModel"),
+    Permission("DeployModelFunctionRole", "bedrock:CreateProvisionedModelThroughput", "provisioned", "DeployModel"),
+    Permission("DeployModelFunctionRole", "bedrock:TagResource", "inbox", "DeployModel"),
+    Permission("PollDeploymentFunctionRole", "bedrock:GetCustomModelDeployment", "inbox", "PollDeployment"),
+    Permission("PollDeploymentFunctionRole", "bedrock:GetProvisionedModelThroughput", "provisioned", "PollDeployment"),
+    Permission("SmokeTestFunctionRole", "bedrock:InvokeModel", "compare", "SmokeTest"),
+    Permission("SmokeTestFunctionRole", "s3:GetObject", "inbox", "SmokeTest"),
+    Permission("SmokeTestFunctionRole", "s3:GetObjectVersion", "nosplit", "SmokeTest"),
+    Permission("SmokeTestFunctionRole", "s3:PutObject", "inbox", "SmokeTest"),
+    Permission("ReleaseDeploymentFunctionRole", "bedrock:DeleteCustomModelDeployment", "inbox", "ReleaseDeployment"),
+    Permission(
+        "ReleaseDeploymentFunctionRole",
+        "bedrock:DeleteProvisionedModelThroughput",
+        "provisioned",
+        "ReleaseDeployment",
+    ),
+    Permission("FinalizeFunctionRole", "s3:GetObject", "inbox", "Finalize"),
+    Permission("FinalizeFunctionRole", "s3:DeleteObject", "inbox", "Finalize"),
+    Permission("FinalizeFunctionRole", "s3:PutObject", "inbox", "Finalize"),
+    Permission("NotifyFunctionRole", "sns:Publish", "inbox", "NotifySuccess"),
+    # Bedrock reads the data and writes the output as the service role: the job fails, the workflow sees it.
+    Permission("BedrockServiceRole", "s3:GetObject", "inbox", "JobFailed"),
+    Permission("BedrockServiceRole", "s3:PutObject", "inbox", "JobFailed"),
+    Permission("FineTuneStateMachineRole", "lambda:InvokeFunction", "inbox", "ResolveConfig", "ResolveConfigFunction"),
+    Permission("FineTuneStateMachineInboxJsonlRole", "states:StartExecution", "inbox", None),
+]
+
+
+def take_out(permission: Permission) -> Callable[[dict[str, Any]], None]:
+    """A template edit that removes ``permission.action`` from every statement of the role's policies."""
+
+    def edit(cfn: dict[str, Any]) -> None:
+        role = cfn["Resources"][permission.role]["Properties"]
+        removed = 0
+        for policy in role.get("Policies", []):
+            kept = []
+            for statement in policy["PolicyDocument"]["Statement"]:
+                actions = statement["Action"] if isinstance(statement["Action"], list) else [statement["Action"]]
+                applies = permission.only_resource is None or permission.only_resource in json.dumps(statement)
+                remaining = [a for a in actions if not (applies and a.lower() == permission.action.lower())]
+                removed += len(actions) - len(remaining)
+                if remaining:
+                    kept.append({**statement, "Action": remaining})
+            policy["PolicyDocument"]["Statement"] = kept
+        role["Policies"] = [p for p in role.get("Policies", []) if p["PolicyDocument"]["Statement"]]
+        assert removed, f"{permission} is not in the template: the list of permissions is stale"
+
+    return edit
+
+
+def role_logical_id(role_arn: str | None) -> str | None:
+    if role_arn is None:
+        return None
+    name = role_arn.rsplit("/", 1)[-1]
+    for logical_id in stack.translate(ROOT)["Resources"]:
+        if name == stack.role_name("bedrock-finetune-local", logical_id):
+            return logical_id
+    return None
+
+
+@pytest.mark.parametrize("scenario", sorted(SCENARIOS))
+def test_every_happy_path_succeeds_with_the_template_as_it_is_and_uses_only_listed_permissions(scenario: str) -> None:
+    # Given the template as it is, IAM evaluated for every call
+    result = run(scenario)
+
+    # Then the run succeeds and nothing was denied
+    assert result.status == "SUCCEEDED", result.error
+    assert result.access_denied == []
+    # And every permission the run used is one a case below takes out (so no permission goes untested)
+    used = {(role_logical_id(grant.role_arn), grant.action) for grant in result.grants}
+    listed = {(p.role, p.action) for p in PERMISSIONS}
+    assert used - listed == set(), "permissions used but never taken out in a test"
+
+
+@pytest.mark.parametrize("permission", PERMISSIONS, ids=str)
+def test_taking_out_one_permission_fails_the_run_with_access_denied_in_the_step_that_needs_it(
+    permission: Permission,
+) -> None:
+    # Given the template without one permission a happy path uses
+    # When that path runs
+    result = run(permission.scenario, take_out(permission))
+
+    # Then the local AWS denied exactly that action to that role's principal
+    role_name = stack.role_name("bedrock-finetune-local", permission.role)
+    denied = [
+        d for d in result.access_denied if f"/{role_name}/" in d["principal"] and d["action"] == permission.action
+    ]
+    assert denied, (permission, result.access_denied)
+    # And the run did not succeed, with the denial visible in its error or report
+    evidence = json.dumps({"error": result.error, "report": result.report})
+    assert any(word in evidence for word in DENIED_WORDS), evidence[:2000]
+    if permission.state is None:
+        # EventBridge could not start the state machine: no execution, and the runner says why
+        assert result.status == "NO_EXECUTION"
+        return
+    assert result.status == "FAILED", result.error
+    # And the step that needed it is the one that failed
+    expected = {"caught", "ok"} if permission.state in PASS_STATES else {"caught"}
+    assert any(line.name == permission.state and line.outcome in expected for line in result.timeline), [
+        (line.name, line.outcome) for line in result.timeline
+    ]

@@ -1,0 +1,111 @@
+"""A 72-hour job stays far under Step Functions' execution history limit (issue 7, item 4).
+
+A Standard workflow's history holds at most 25,000 events ("Step Functions service quotas": "Maximum execution
+history size: 25,000 events"); an execution that reaches it fails. Each round of a poll loop costs the events of its
+states (a Lambda Task: entered, scheduled, started, succeeded, exited; a Choice or Wait: entered, exited), and the
+number of rounds follows from the poll rule (``training.next_wait``) over the longest allowed wait. The worst case
+takes the smallest allowed intervals, the longest allowed timeouts, zero time spent in each Lambda, and one failed
+attempt (retried) on every poll.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from bedrock_finetune.config import PollingSettings
+from bedrock_finetune.logic import training
+
+ROOT = Path(__file__).resolve().parents[2]
+ASL = json.loads((ROOT / "statemachine" / "finetune.asl.json").read_text())
+HISTORY_LIMIT = 25_000
+FAR_UNDER = HISTORY_LIMIT // 2
+EVENTS = {"Task": 5, "Choice": 2, "Wait": 2, "Pass": 2, "Succeed": 1, "Fail": 1}
+FAILED_ATTEMPT = 3  # LambdaFunctionScheduled, LambdaFunctionStarted, LambdaFunctionFailed
+
+
+def loop_events(poll: str) -> int:
+    """Events of one round of the loop poll → Choice → Wait → poll, read from the ASL."""
+    states = ASL["States"]
+    choice = states[poll]["Next"]
+    wait = next(rule["Next"] for rule in states[choice]["Choices"] if states[rule["Next"]]["Type"] == "Wait")
+    assert states[wait]["Next"] == poll
+    return sum(EVENTS[states[name]["Type"]] for name in (poll, choice, wait)) + FAILED_ATTEMPT
+
+
+def polls(initial: int, cap: int, timeout: int) -> int:
+    """Rounds until the elapsed time passes the timeout (the poll after that raises *TimedOut)."""
+    elapsed, count = 0.0, 0
+    while True:
+        count += 1
+        if elapsed > timeout:
+            return count
+        wait = training.next_wait(elapsed, initial, cap)
+        assert wait > 0, "a zero wait makes the number of polls unbounded"
+        elapsed += wait
+
+
+def worst_case(polling: PollingSettings) -> dict[str, Any]:
+    effective = training.effective_polling(polling)
+    job = polls(effective.job_initial_seconds, effective.job_max_seconds, effective.job_timeout_seconds)
+    deployment = polls(
+        effective.deployment_initial_seconds, effective.deployment_max_seconds, effective.deployment_timeout_seconds
+    )
+    others = sum(EVENTS[state["Type"]] + FAILED_ATTEMPT for state in ASL["States"].values()) + 2
+    total = job * loop_events("PollJob") + deployment * loop_events("PollDeployment") + others
+    return {"job_polls": job, "deployment_polls": deployment, "events": total}
+
+
+MINIMUMS = PollingSettings(
+    job_initial_seconds=training.MIN_POLL_INITIAL_SECONDS,
+    job_max_seconds=training.MIN_JOB_POLL_MAX_SECONDS,
+    job_timeout_seconds=training.MAX_JOB_TIMEOUT_HOURS * 3600,
+    deployment_initial_seconds=training.MIN_POLL_INITIAL_SECONDS,
+    deployment_max_seconds=training.MIN_DEPLOYMENT_POLL_MAX_SECONDS,
+    deployment_timeout_seconds=training.MAX_DEPLOYMENT_TIMEOUT_MINUTES * 60,
+)
+
+
+def test_worst_case_history_of_a_72_hour_job_is_far_under_the_limit() -> None:
+    # Given the smallest allowed poll intervals and the longest allowed job (72 h) and deployment (240 min) waits
+    # When the worst case is computed
+    case = worst_case(MINIMUMS)
+
+    # Then it is 464 job polls and 262 deployment polls, 8,881 events: about a third of the 25,000-event limit,
+    # even with a retried attempt on every poll
+    assert case == {"job_polls": 464, "deployment_polls": 262, "events": 8_881}
+    assert case["events"] < FAR_UNDER
+
+
+@pytest.mark.parametrize(
+    "too_small",
+    [
+        {"job_initial_seconds": 0, "job_max_seconds": 1, "deployment_initial_seconds": 0, "deployment_max_seconds": 1},
+        {"job_max_seconds": 60, "deployment_max_seconds": 10},
+    ],
+)
+def test_values_below_the_minimums_are_clamped_so_the_bound_holds(too_small: dict[str, int]) -> None:
+    # Given a stack deployed with intervals below the minimums and timeouts above the maximums
+    polling = MINIMUMS.model_copy(
+        update={**too_small, "job_timeout_seconds": 30 * 24 * 3600, "deployment_timeout_seconds": 24 * 3600}
+    )
+
+    # When its worst case is computed with the handlers' clamping
+    case = worst_case(polling)
+
+    # Then it is the same as at the minimums: the handlers never poll faster or longer
+    assert case == worst_case(MINIMUMS)
+
+
+def test_without_the_clamps_the_local_runner_values_would_exceed_the_limit() -> None:
+    # Given the intervals the local runner uses (0-1 s), which would be unclamped on AWS without the minimums
+    polling = MINIMUMS.model_copy(update={"job_initial_seconds": 1, "job_max_seconds": 1})
+
+    # When the job loop is counted without clamping
+    rounds = polls(polling.job_initial_seconds, polling.job_max_seconds, polling.job_timeout_seconds)
+
+    # Then a 72-hour job would need far more than 25,000 events: the minimums matter
+    assert rounds * loop_events("PollJob") > HISTORY_LIMIT
