@@ -330,3 +330,182 @@ class MultipartWriter:
     def abort(self) -> None:
         if self._upload_id is not None:
             client("s3").abort_multipart_upload(Bucket=self.bucket, Key=self.key, UploadId=self._upload_id)
+
+
+# --- Bedrock tags and Step Functions executions (the reconciler) -----------------------------------------------------
+#: DescribeExecution's answers for an execution that is not there (botocore's stepfunctions model).
+EXECUTION_MISSING_CODES = frozenset({"ExecutionDoesNotExist", "InvalidArn"})
+
+
+def bedrock_tags(arn: str) -> dict[str, str] | None:
+    """The tags of a Bedrock resource, or None when the resource no longer exists."""
+    try:
+        with transient_errors():
+            response = client("bedrock").list_tags_for_resource(resourceARN=arn)
+    except ClientError as exc:
+        if is_not_found(exc):
+            return None
+        raise
+    return {str(item["key"]): str(item.get("value", "")) for item in response.get("tags", [])}
+
+
+def execution_status(execution_arn: str) -> str | None:
+    """RUNNING, SUCCEEDED, FAILED, TIMED_OUT, ABORTED or PENDING_REDRIVE; None when there is no such execution."""
+    try:
+        with transient_errors():
+            response = client("stepfunctions").describe_execution(executionArn=execution_arn)
+    except ClientError as exc:
+        if error_code(exc) in EXECUTION_MISSING_CODES:
+            return None
+        raise
+    return str(response["status"])
+
+
+def running_executions(state_machine_arn: str) -> list[str]:
+    """The ARNs of the state machine's executions that are RUNNING now."""
+    paginator = client("stepfunctions").get_paginator("list_executions")
+    arns: list[str] = []
+    with transient_errors():
+        for page in paginator.paginate(stateMachineArn=state_machine_arn, statusFilter="RUNNING"):
+            arns.extend(str(item["executionArn"]) for item in page.get("executions", []))
+    return arns
+
+
+# --- Step Functions: starting an execution by name (the inbox starter) -----------------------------------------------
+def start_execution(state_machine_arn: str, name: str, payload: str) -> tuple[str, bool]:
+    """Start an execution named ``name``; (its ARN, whether this call started it).
+
+    StartExecution is idempotent for STANDARD state machines: the same name and input as a running execution answers
+    that execution; a closed one, or another input, answers ``ExecutionAlreadyExists`` (Step Functions API Reference,
+    StartExecution). Both mean the execution exists already: nothing new is started (False)."""
+    arn = state_machine_arn.replace(":stateMachine:", ":execution:", 1) + f":{name}"
+    try:
+        with transient_errors():
+            response = client("stepfunctions").start_execution(
+                stateMachineArn=state_machine_arn, name=name, input=payload
+            )
+    except ClientError as exc:
+        if error_code(exc) == "ExecutionAlreadyExists":
+            return arn, False
+        raise
+    return str(response["executionArn"]), True
+
+
+# --- DynamoDB: the training table (claims of content and settings, the training queue) --------------------------------
+CONDITION_FAILED = "ConditionalCheckFailedException"
+
+
+def _serialize(item: dict[str, Any]) -> dict[str, Any]:
+    from boto3.dynamodb.types import TypeSerializer  # noqa: PLC0415 - only the steps that use the table need it
+
+    serializer = TypeSerializer()
+    return {key: serializer.serialize(value) for key, value in item.items() if value is not None}
+
+
+def _deserialize(item: dict[str, Any] | None) -> dict[str, Any] | None:
+    if item is None:
+        return None
+    from boto3.dynamodb.types import TypeDeserializer  # noqa: PLC0415
+
+    deserializer = TypeDeserializer()
+    return {key: deserializer.deserialize(value) for key, value in item.items()}
+
+
+def put_new_item(
+    table: str, item: dict[str, Any], *, replace_if: str | None = None, values: dict[str, Any] | None = None
+) -> dict[str, Any] | None:
+    """Write ``item`` only if no item has its key (or the existing one matches ``replace_if``, a condition over
+    ``values``): None when written, else the item that is there (ReturnValuesOnConditionCheckFailure=ALL_OLD, so one
+    request decides, with no window between a read and a write)."""
+    condition = "attribute_not_exists(pk)" + (f" OR ({replace_if})" if replace_if else "")
+    kwargs: dict[str, Any] = {
+        "TableName": table,
+        "Item": _serialize(item),
+        "ConditionExpression": condition,
+        "ReturnValuesOnConditionCheckFailure": "ALL_OLD",
+    }
+    if values:
+        kwargs["ExpressionAttributeValues"] = _serialize(values)
+    try:
+        with transient_errors():
+            client("dynamodb").put_item(**kwargs)
+    except ClientError as exc:
+        if error_code(exc) != CONDITION_FAILED:
+            raise
+        return _deserialize(exc.response.get("Item")) or {}
+    return None
+
+
+def get_item(table: str, pk: str, sk: str) -> dict[str, Any] | None:
+    with transient_errors():
+        response = client("dynamodb").get_item(
+            TableName=table, Key=_serialize({"pk": pk, "sk": sk}), ConsistentRead=True
+        )
+    return _deserialize(response.get("Item"))
+
+
+def update_item(table: str, pk: str, sk: str, updates: dict[str, Any], *, only_if: str, values: dict[str, Any]) -> bool:
+    """Set ``updates`` on an existing item when ``only_if`` (over ``values``, names as ``:name``) holds; False when
+    it does not (or the item is gone)."""
+    names = {f"#{key}": key for key in updates}
+    assignments = ", ".join(f"#{key} = :{key}" for key in updates)
+    try:
+        with transient_errors():
+            client("dynamodb").update_item(
+                TableName=table,
+                Key=_serialize({"pk": pk, "sk": sk}),
+                UpdateExpression=f"SET {assignments}",
+                ConditionExpression=f"attribute_exists(pk) AND ({only_if})",
+                ExpressionAttributeNames=names,
+                ExpressionAttributeValues=_serialize({**{f":{k}": v for k, v in updates.items()}, **values}),
+            )
+    except ClientError as exc:
+        if error_code(exc) == CONDITION_FAILED:
+            return False
+        raise
+    return True
+
+
+def delete_item(
+    table: str,
+    pk: str,
+    sk: str,
+    *,
+    only_if: str | None = None,
+    values: dict[str, Any] | None = None,
+    names: dict[str, str] | None = None,
+) -> bool:
+    """Delete the item when ``only_if`` holds (over ``values``; ``names`` for reserved words such as ``status``);
+    False when the condition did not hold (or, with a condition, the item was not there)."""
+    kwargs: dict[str, Any] = {"TableName": table, "Key": _serialize({"pk": pk, "sk": sk})}
+    if only_if:
+        kwargs["ConditionExpression"] = only_if
+        kwargs["ExpressionAttributeValues"] = _serialize(values or {})
+    if names:
+        kwargs["ExpressionAttributeNames"] = names
+    try:
+        with transient_errors():
+            client("dynamodb").delete_item(**kwargs)
+    except ClientError as exc:
+        if error_code(exc) == CONDITION_FAILED:
+            return False
+        raise
+    return True
+
+
+def query_partition(table: str, pk: str) -> list[dict[str, Any]]:
+    """Every item of one partition in sort-key order (strongly consistent)."""
+    items: list[dict[str, Any]] = []
+    kwargs: dict[str, Any] = {
+        "TableName": table,
+        "KeyConditionExpression": "pk = :pk",
+        "ExpressionAttributeValues": _serialize({":pk": pk}),
+        "ConsistentRead": True,
+    }
+    while True:
+        with transient_errors():
+            page = client("dynamodb").query(**kwargs)
+        items.extend(item for raw in page.get("Items", []) if (item := _deserialize(raw)) is not None)
+        if not page.get("LastEvaluatedKey"):
+            return items
+        kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]

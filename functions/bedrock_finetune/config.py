@@ -86,6 +86,8 @@ class RunOverrides(CamelModel):
     smoke_test: SmokeTestInput | None = None
     model_name: str | None = None
     validation_split_percent: int | None = Field(default=None, ge=0, le=50)
+    #: Train even when a run with the same content and settings already succeeded or is still running.
+    force: bool | None = None
 
     @field_validator("model_name")
     @classmethod
@@ -119,6 +121,11 @@ class StackSettings(CamelModel):
     bucket_name: str
     topic_arn: str = ""
     bedrock_role_arn: str = ""
+    #: The CloudFormation stack's name: every resource a run creates is tagged with it (the reconciler's scope).
+    stack_name: str = ""
+    #: Set on the reconciler and the inbox starter only: the workflow's state machine (whose executions own the tagged
+    #: resources; which the starter starts).
+    state_machine_arn: str = ""
     default_base_model_id: str = "amazon.nova-micro-v1:0:128k"
     default_customization_type: CustomizationType = "FINE_TUNING"
     default_hyperparameters: str = "{}"
@@ -133,6 +140,11 @@ class StackSettings(CamelModel):
     deployment_poll_initial_seconds: int = 30
     deployment_poll_max_seconds: int = 120
     deployment_timeout_minutes: float = 90
+    #: The DynamoDB table of training claims (same content and settings → one training) and the training queue.
+    training_table_name: str = ""
+    queue_poll_initial_seconds: int = 60
+    queue_poll_max_seconds: int = 900
+    training_queue_timeout_hours: float = 24
 
     @classmethod
     def from_environ(cls, environ: Mapping[str, str] | None = None) -> StackSettings:
@@ -196,6 +208,15 @@ class RunConfig(CamelModel):
     polling: PollingSettings
     model_name: str | None
     validation_split_percent: int
+    #: The stack that runs this configuration (tagged on every resource the run creates); "" outside a stack.
+    stack_name: str = ""
+    #: Train even when the same content and settings already trained (or are training) in another run.
+    force: bool = False
+    #: When the dataset was dropped (the S3 event's time; a console start's start time), UTC ISO 8601: the training
+    #: queue is first in, first out by this, then by ``started_at``.
+    dropped_at: str | None = None
+    #: The execution's start time, UTC ISO 8601 with microseconds.
+    started_at: str | None = None
 
 
 def is_s3_event(raw: dict[str, Any]) -> bool:
@@ -210,6 +231,24 @@ def source_from_event(raw: dict[str, Any]) -> S3Location:
     except (KeyError, TypeError) as exc:
         raise ConfigInvalid("S3 event: detail.bucket.name and detail.object are required") from exc
     return S3Location(bucket=bucket, key=obj["key"], version_id=obj.get("version-id"))
+
+
+def utc_instant(value: Any) -> str | None:
+    """A moment as ``YYYY-MM-DDTHH:MM:SS.ffffffZ`` (so that the text sorts in time order), from ISO 8601 text (an
+    EventBridge event's ``time``, ``$$.Execution.StartTime``) or seconds since the epoch; None when unreadable."""
+    from datetime import UTC, datetime  # noqa: PLC0415 - only ResolveConfig needs it
+
+    try:
+        if isinstance(value, int | float) and not isinstance(value, bool):
+            moment = datetime.fromtimestamp(float(value), UTC)
+        elif isinstance(value, str) and value:
+            moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
+            moment = moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+        else:
+            return None
+    except (ValueError, OverflowError, OSError):
+        return None
+    return moment.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
 def describe_validation_error(exc: ValidationError) -> str:

@@ -67,6 +67,15 @@ class SmokeTestFailed(WorkflowError):
     """The deployed model gave no usable answer to the smoke-test prompts."""
 
 
+class TrainingCapacityFull(WorkflowError):
+    """Bedrock answered ServiceQuotaExceededException: its concurrent job quota is used up. Never reaches the state
+    machine: CreateCustomizationJob then answers ``Queued`` and the run waits for a free slot."""
+
+
+class TrainingQueueTimedOut(WorkflowError):
+    """The run waited for a free training job slot longer than the stack's TrainingQueueTimeoutHours."""
+
+
 class CleanupIncomplete(WorkflowError):
     """Cleanup could not remove everything; the notification lists what is left."""
 

@@ -23,6 +23,16 @@ class ExecutionContext(BaseModel):
     input: dict[str, Any] | None = Field(default=None, alias="Input")
 
 
+# --- InboxStarter -----------------------------------------------------------------------------------------------------
+class InboxStartOutput(CamelModel):
+    execution_arn: str
+    name: str
+    #: True: StartExecution answered with the execution, new or (same name and input, still running: its idempotent
+    #: answer) the one an earlier delivery started. False: ExecutionAlreadyExists (ended, or another input). Either
+    #: way exactly one execution exists for the object version.
+    started: bool
+
+
 # --- ResolveConfig ----------------------------------------------------------------------------------------------------
 class ResolveConfigInput(CamelModel):
     input: dict[str, Any]
@@ -80,6 +90,28 @@ class StageDatasetOutput(CamelModel):
     split: SplitInfo | None
 
 
+# --- ClaimTraining ----------------------------------------------------------------------------------------------------
+class ClaimTrainingInput(CamelModel):
+    config: RunConfig
+    staged: StageDatasetOutput
+
+
+class ClaimTrainingOutput(CamelModel):
+    """Whether this run trains: it holds the claim of its content and settings (or was forced), or another run that
+    succeeded or is still running holds it (``duplicate_of``, with that run's model)."""
+
+    fingerprint: str
+    claimed: bool
+    forced: bool = False
+    #: The run id of the earlier run with the same content and settings; None when this run trains.
+    duplicate_of: str | None = None
+    duplicate_execution_arn: str | None = None
+    #: RUNNING or SUCCEEDED: what the earlier run was doing when this one looked.
+    duplicate_status: str | None = None
+    duplicate_model_name: str | None = None
+    duplicate_model_arn: str | None = None
+
+
 # --- CreateCustomizationJob -------------------------------------------------------------------------------------------
 class CreateCustomizationJobInput(CamelModel):
     config: RunConfig
@@ -92,6 +124,29 @@ class JobInfo(CamelModel):
     job_name: str
     model_name: str
     output_s3_uri: str
+
+
+class QueueStatus(CamelModel):
+    """The run's place in the training queue (first in, first out by drop time)."""
+
+    #: 1 = next to create its job; counted among the runs waiting now.
+    position: int
+    #: The position when the run joined the queue.
+    initial_position: int
+    enqueued_at: str
+    waited_seconds: int
+    #: Why the run waits: another run is ahead, or Bedrock's concurrent job quota is full (ServiceQuotaExceeded).
+    reason: Literal["ahead", "quota", "none"]
+    wait_seconds: int
+
+
+class TrainingStartOutput(CamelModel):
+    """CreateCustomizationJob's answer: the job was created (``Created``, with ``job``), or the run waits for a
+    free job slot (``Queued``: WaitForTrainingCapacity waits ``queue.waitSeconds`` and asks again)."""
+
+    status: Literal["Created", "Queued"]
+    job: JobInfo | None = None
+    queue: QueueStatus
 
 
 # --- PollJob ----------------------------------------------------------------------------------------------------------
@@ -198,6 +253,8 @@ class RunState(BaseModel):
     config: RunConfig | None = None
     validation: ValidateDatasetOutput | None = None
     staged: StageDatasetOutput | None = None
+    claim: ClaimTrainingOutput | None = None
+    training: TrainingStartOutput | None = None
     job: JobInfo | None = None
     job_status: JobStatusOutput | None = Field(default=None, alias="jobStatus")
     deployment: DeploymentInfo | None = None
@@ -289,3 +346,48 @@ class AbortedRunCleanupOutput(CamelModel):
     notification: NotifyOutput | None
     #: Why nothing was done: the run's own Cleanup already ran, or its outcome was settled by Finalize.
     skipped: str | None = None
+
+
+# --- Reconcile ------------------------------------------------------------------------------------------------------
+class ReconcileInput(BaseModel):
+    """What the reconciler's schedule sends: EventBridge Scheduler fills ``<aws.scheduler.scheduled-time>`` into the
+    schedule's Input (template.yaml). Anything else in the event is ignored, so a manual invoke with ``{}`` works."""
+
+    model_config = ConfigDict(extra="ignore", populate_by_name=True, frozen=True, defer_build=True)
+
+    scheduled_time: str | None = Field(default=None, alias="scheduledTime")
+
+
+ReconcileAction = Literal["stopped", "deleted", "already-ended", "failed"]
+
+
+class ReconciledResource(CamelModel):
+    """One resource of this stack whose run no longer runs, and what the reconciler did to it."""
+
+    kind: LeftoverKind
+    arn: str
+    run_id: str | None
+    execution_arn: str | None
+    #: The execution's status (SUCCEEDED, FAILED, ABORTED, TIMED_OUT), or "none" when it does not exist.
+    execution_status: str
+    status: str
+    action: ReconcileAction
+    detail: str
+    cost: str
+
+
+class ReconcileOutput(CamelModel):
+    stack: str
+    started_at: str
+    #: Resources listed (jobs InProgress, every throughput and deployment), whoever owns them.
+    examined: int
+    #: Listed resources without this stack's tags: never touched, only counted.
+    not_ours: int
+    #: ARNs of this stack's resources tagged keep=true: never touched.
+    kept: list[str]
+    #: ARNs of this stack's resources whose execution is still running: left to the run.
+    running: list[str]
+    acted: list[ReconciledResource]
+    problems: list[str]
+    report_uri: str | None
+    notification: NotifyOutput | None

@@ -24,6 +24,24 @@ def run_id(execution_name: str) -> str:
     return cleaned[:80]
 
 
+#: Step Functions execution names: 1-80 characters; we use only [0-9A-Za-z_-] (StartExecution ``name``, botocore's
+#: stepfunctions model; characters outside ASCII letters, digits, ``-`` and ``_`` break CloudWatch logging).
+MAX_EXECUTION_NAME = 80
+INBOX_NAME_HASH = 32
+
+
+def inbox_execution_name(bucket: str, key: str, version: str) -> str:
+    """The execution name of an inbox drop: one object version, one name, whatever the key holds.
+
+    ``<dataset>-<hash>``: the readable dataset name (at most 40 characters) and 32 hex characters of the SHA-256 of
+    bucket, key and version id, so two deliveries of one S3 event give the same name (StartExecution then starts
+    nothing new) and another version of the same key gives another. Already safe for :func:`run_id`, which keeps it
+    unchanged."""
+    digest = hashlib.sha256(f"{bucket}\n{key}\n{version}".encode()).hexdigest()[:INBOX_NAME_HASH]
+    readable = re.sub(r"[^A-Za-z0-9]+", "-", dataset_name(key))[:40].strip("-") or "dataset"
+    return f"{readable}-{digest}"[:MAX_EXECUTION_NAME]
+
+
 def run_hash(execution_arn: str) -> str:
     """8 hex characters unique to the execution: every Bedrock resource name of the run contains it."""
     return hashlib.sha256(execution_arn.encode("utf-8")).hexdigest()[:8]
@@ -90,3 +108,51 @@ def tag_value(value: str) -> str:
     ascii_text = unicodedata.normalize("NFKD", value).encode("ascii", "ignore").decode("ascii")
     ascii_text = re.sub(r"\s", " ", ascii_text)
     return _TAG_VALUE_FORBIDDEN.sub("_", ascii_text)[:MAX_TAG_VALUE]
+
+
+# --- tags: what a run's resources carry, and what the reconciler reads back -------------------------------------------
+MANAGED_BY = "bedrock-finetune"
+TAG_MANAGED_BY = "managed-by"
+TAG_STACK = "stack"
+TAG_RUN_ID = "run-id"
+TAG_EXECUTION = "execution-arn"
+TAG_KEEP = "keep"
+
+
+def run_tags(
+    *, run: str, execution_arn: str, sha256: str, source_key: str, stack: str = "", keep: bool = False
+) -> list[dict[str, str]]:
+    """Tags on every resource a run creates: Cleanup, the reconciler and people find what belongs to which stack and
+    run. ``stack`` (the CloudFormation stack's name) scopes the reconciler to this stack's resources; ``keep`` marks a
+    deployment the run was asked to keep, which the reconciler never removes."""
+    tags = [
+        {"key": TAG_MANAGED_BY, "value": MANAGED_BY},
+        {"key": TAG_RUN_ID, "value": tag_value(run)},
+        {"key": TAG_EXECUTION, "value": tag_value(execution_arn)},
+        {"key": "dataset-sha256", "value": sha256},
+        {"key": "source-key", "value": tag_value(source_key)},
+    ]
+    if stack:
+        tags.append({"key": TAG_STACK, "value": tag_value(stack)})
+    if keep:
+        tags.append({"key": TAG_KEEP, "value": "true"})
+    return tags
+
+
+def tag_map(tags: list[dict[str, str]]) -> dict[str, str]:
+    """Bedrock's ``[{key, value}]`` tag list as a dict."""
+    return {str(item.get("key")): str(item.get("value", "")) for item in tags if item.get("key") is not None}
+
+
+def is_kept(tags: dict[str, str]) -> bool:
+    return tags.get(TAG_KEEP, "").strip().lower() == "true"
+
+
+def belongs_to_stack(tags: dict[str, str], stack: str) -> bool:
+    """Tagged as created by this product in this stack (both tags, exact values): the only resources the reconciler
+    may touch."""
+    return bool(stack) and tags.get(TAG_MANAGED_BY) == MANAGED_BY and tags.get(TAG_STACK) == tag_value(stack)
+
+
+def reconciler_report_key(moment: str) -> str:
+    return f"reports/reconciler/{moment}.json"

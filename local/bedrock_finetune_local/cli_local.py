@@ -11,6 +11,7 @@ import argparse
 import json
 import os
 import sys
+import tempfile
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 
@@ -29,14 +30,36 @@ def register(subparsers: Any) -> None:
         "run",
         help="deploy template.yaml locally, drop a dataset and run the real state machine",
         description="Runs statemachine/finetune.asl.json with the real handlers against moto, with Bedrock "
-        "emulated. Exit 0 if the execution succeeded, 1 otherwise, 2 on usage errors.",
+        "emulated. Several --dataset files are dropped in order into one local account; the command returns when "
+        "every execution has ended, after the reconciler's schedule has fired once. Exit 0 if every run succeeded, "
+        "1 otherwise, 2 on usage errors.",
     )
-    run.add_argument("--dataset", required=True, type=Path, help="the .jsonl file to drop")
+    run.add_argument(
+        "--dataset",
+        required=True,
+        type=Path,
+        action="append",
+        help="a .jsonl file to drop (or start, with --via console); repeatable, dropped in order",
+    )
     run.add_argument("--config", type=Path, help="JSON file with console input fields (except datasetUri)")
     run.add_argument("--via", choices=["inbox", "console"], default="inbox")
     run.add_argument("--key", help="S3 key to upload to (default inbox/<file name>, or uploads/<file name>)")
     run.add_argument("--job-outcome", choices=["Completed", "Failed", "Stopped"], default="Completed")
     run.add_argument("--deploy-outcome", choices=["InService", "Failed"], default="InService")
+    run.add_argument(
+        "--deliveries",
+        type=_positive,
+        default=1,
+        metavar="N",
+        help="EventBridge delivers every inbox event N times (at-least-once delivery; default 1)",
+    )
+    run.add_argument(
+        "--job-quota",
+        type=_positive,
+        default=None,
+        metavar="N",
+        help="the local Bedrock's quota of concurrent customization jobs (default 2)",
+    )
     run.add_argument(
         "--fault",
         action="append",
@@ -49,6 +72,16 @@ def register(subparsers: Any) -> None:
 
     demo = subparsers.add_parser("demo", help="a successful run and a failing run of the sample datasets")
     demo.set_defaults(func=_demo_command)
+
+
+def _positive(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{value} is below 1")
+    return value
 
 
 def _load_config(path: Path | None) -> dict[str, Any] | None:
@@ -73,7 +106,7 @@ def _paint(text: str, code: str, on: bool) -> str:
     return f"{code}{text}{RESET}" if on else text
 
 
-def print_state(line: runner.StateLine, stream: TextIO | None = None) -> None:
+def print_state(line: runner.StateLine, stream: TextIO | None = None, prefix: str = "") -> None:
     stream = stream or sys.stdout
     on = _colour(stream)
     if line.outcome == "ok":
@@ -84,10 +117,10 @@ def print_state(line: runner.StateLine, stream: TextIO | None = None) -> None:
         mark = _paint("caught", RED, on)
     label = f"{line.outcome}: " if line.outcome.startswith("retried") else ""
     detail = f"  {_paint(label + line.detail, DIM, on)}" if line.detail else ""
-    print(f"  {mark} {line.name:<26} {line.seconds:6.2f}s{detail}", file=stream, flush=True)
+    print(f"  {prefix}{mark} {line.name:<26} {line.seconds:6.2f}s{detail}", file=stream, flush=True)
 
 
-def print_summary(result: runner.RunResult, stream: TextIO | None = None) -> None:
+def print_summary(result: runner.RunResult, stream: TextIO | None = None, *, last: bool = True) -> None:
     from bedrock_finetune.logic.reporting import readable_cause  # noqa: PLC0415 - keeps the parser light
 
     stream = stream or sys.stdout
@@ -129,37 +162,84 @@ def print_summary(result: runner.RunResult, stream: TextIO | None = None) -> Non
     if result.faults_fired:
         fired = ", ".join(f"{name} x{count}" for name, count in result.faults_fired.items())
         print(f"  Faults fired:   {fired}", file=stream)
-    print(f"  Lambda logs:    {result.log_file}", file=stream)
+    if last:
+        print(f"  Lambda logs:    {result.log_file}", file=stream)
 
 
 def _run_command(args: argparse.Namespace) -> int:
     from bedrock_finetune_local import runner  # noqa: PLC0415 - imports moto: only when a local run starts
     from bedrock_finetune_local.aws.faults import Fault  # noqa: PLC0415
 
-    if not args.dataset.is_file():
-        raise UsageError(f"--dataset {args.dataset}: no such file")
+    datasets: list[Path] = list(args.dataset)
+    for dataset in datasets:
+        if not dataset.is_file():
+            raise UsageError(f"--dataset {dataset}: no such file")
+    if args.key and len(datasets) > 1:
+        raise UsageError("--key names one object: it cannot be used with several --dataset files")
     for text in args.fault:
         try:
             Fault.parse(text)
         except ValueError as exc:
             raise UsageError(f"--fault {text}: {exc}") from exc
     options = runner.RunOptions(
-        dataset=args.dataset,
+        dataset=datasets[0],
+        extra_datasets=datasets[1:],
         config=_load_config(args.config),
         via=args.via,
         key=args.key,
         job_outcome=args.job_outcome,
         deploy_outcome=args.deploy_outcome,
         faults=list(args.fault),
+        deliveries=args.deliveries,
+        job_quota=args.job_quota,
     )
+    several = len(datasets) > 1
     if args.json:
-        result = runner.run(options)
-        print(json.dumps(result.to_json(), default=str))
+        result = runner.run_many(options)
+        print(json.dumps(result.to_json() if several else result.runs[0].to_json(), default=str))
     else:
-        print(f"Local run of {args.dataset} via {args.via} (real state machine, real handlers, moto):")
-        result = runner.run(options, on_state=print_state)
-        print_summary(result)
+        names = ", ".join(str(dataset) for dataset in datasets)
+        print(f"Local run of {names} via {args.via} (real state machine, real handlers, moto):")
+        result = runner.run_many(options, on_state=_state_printer(datasets))
+        print_many(result, datasets)
     return 0 if result.status == "SUCCEEDED" else 1
+
+
+def _state_printer(datasets: list[Path]) -> Any:
+    """One line per state; with several datasets each line says which run it belongs to."""
+
+    def on_state(index: int, line: runner.StateLine) -> None:
+        print_state(line, prefix=f"[{index + 1}] " if len(datasets) > 1 else "")
+
+    return on_state
+
+
+def print_many(result: runner.MultiRunResult, datasets: list[Path], stream: TextIO | None = None) -> None:
+    stream = stream or sys.stdout
+    for index, run in enumerate(result.runs):
+        if len(result.runs) > 1:
+            print(f"\n  [{index + 1}] {datasets[index]}", file=stream, end="")
+        print_summary(run, stream, last=index == len(result.runs) - 1)
+    print_reconciler(result, stream)
+
+
+def print_reconciler(result: runner.MultiRunResult, stream: TextIO | None = None) -> None:
+    stream = stream or sys.stdout
+    print(f"  Executions:     {result.executions_started} started", file=stream)
+    print(f"  Jobs at once:   at most {result.max_concurrent_jobs}", file=stream)
+    sweep = result.reconciler
+    if sweep is None:
+        return
+    if sweep.get("error"):
+        print(f"  Reconciler:     FAILED {sweep.get('error')}: {sweep.get('cause')}", file=stream)
+        return
+    acted = sweep.get("acted") or []
+    if not acted:
+        print(f"  Reconciler:     nothing to do ({sweep.get('examined', 0)} resources examined)", file=stream)
+    for item in acted:
+        print(f"  Reconciler:     {item.get('action')} {item.get('kind')} {item.get('arn')}", file=stream)
+    for problem in sweep.get("problems") or []:
+        print(f"  Reconciler:     problem: {problem}", file=stream)
 
 
 def _demo_command(args: argparse.Namespace) -> int:
@@ -192,5 +272,32 @@ def _demo_command(args: argparse.Namespace) -> int:
         result = runner.run(options, on_state=print_state)
         print_summary(result)
         as_expected &= result.status == expected
+    as_expected &= _demo_duplicates_and_queue(datasets / "support-chat.jsonl")
     print("\nDemo finished: every scenario ended as expected." if as_expected else "\nDemo: UNEXPECTED outcome.")
     return 0 if as_expected else 1
+
+
+def _demo_duplicates_and_queue(sample: Path) -> bool:
+    """Two different datasets dropped at once with a job quota of 1 and every inbox event delivered twice: one
+    execution per drop, and the second run waits for the first one's job slot."""
+    from bedrock_finetune_local import runner  # noqa: PLC0415
+
+    folder = Path(tempfile.mkdtemp(prefix="bedrock-finetune-demo-"))
+    first, second = folder / "support-chat-a.jsonl", folder / "support-chat-b.jsonl"
+    lines = sample.read_bytes().splitlines(keepends=True)
+    first.write_bytes(b"".join(lines))
+    second.write_bytes(b"".join(lines[1:]))  # other content: a run of its own, not a duplicate of the first
+    print(
+        "\n4. Two datasets dropped at once, each inbox event delivered twice, a quota of 1 training job: the duplicate"
+        " deliveries start nothing new, and the second run waits for the first one's job slot"
+    )
+    options = runner.RunOptions(dataset=first, extra_datasets=[second], deliveries=2, job_quota=1)
+    result = runner.run_many(options, on_state=_state_printer([first, second]))
+    print_many(result, [first, second])
+    queued = [line for run in result.runs for line in run.timeline if line.name.startswith("WaitForTraining")]
+    print(
+        f"  Duplicates:     {options.deliveries} deliveries of each of {len(result.runs)} drops started "
+        f"{result.executions_started} execution(s)"
+    )
+    print(f"  Queued:         {len(queued)} wait(s) for a free job slot")
+    return result.status == "SUCCEEDED" and result.executions_started == len(result.runs)

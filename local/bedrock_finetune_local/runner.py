@@ -13,11 +13,12 @@ import uuid
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Literal
 
 import boto3
+from botocore.exceptions import ClientError
 from moto import mock_aws
 from moto.sns.models import sns_backends
 
@@ -39,8 +40,10 @@ LOCAL_STACK_PARAMETERS = {
     "JobPollMaxSeconds": "600",
     "DeploymentPollInitialSeconds": "1",
     "DeploymentPollMaxSeconds": "60",
+    "QueuePollInitialSeconds": "1",
 }
 NO_EXECUTION_GRACE_SECONDS = 1.5
+TIME_SCALE_VARIABLE = "BEDROCK_FINETUNE_LOCAL_TIME_SCALE"
 HISTORY_INTERVAL_SECONDS = 0.4
 
 
@@ -58,8 +61,23 @@ class RunOptions:
     stack_parameters: dict[str, str] = field(default_factory=dict)
     metadata: dict[str, str] | None = None
     timeout_seconds: float = 180.0
+    # Wait states and Retry backoff take this share of their real time (the tests run at a small scale; a person
+    # watching `local run` sees real seconds). Default from BEDROCK_FINETUNE_LOCAL_TIME_SCALE, else 1.0.
+    time_scale: float = field(default_factory=lambda: float(os.environ.get(TIME_SCALE_VARIABLE, "1.0")))
     # Changes the translated template before the local deploy (tests take one permission out this way).
     template_edit: Callable[[dict[str, Any]], None] | None = None
+    # Dropped (or started) after ``dataset``, in order, into the same local account.
+    extra_datasets: list[Path] = field(default_factory=list)
+    # How many times EventBridge delivers each inbox event (at least once: duplicates happen).
+    deliveries: int = 1
+    # The local Bedrock's concurrent customization job quota (None: the local Bedrock's default).
+    job_quota: int | None = None
+    # Fire the reconciler's schedule once after the executions end, as it would on AWS.
+    reconcile: bool = True
+
+    @property
+    def all_datasets(self) -> list[Path]:
+        return [self.dataset, *self.extra_datasets]
 
 
 @dataclass
@@ -93,6 +111,14 @@ class RunResult:
     access_denied: list[dict[str, str]] = field(default_factory=list)
     # What allowed each authorized call (the permission-removal tests enumerate these).
     grants: list[local_iam.Grant] = field(default_factory=list)
+    # (service, operation) of every call the workflow's principals made
+    workflow_operations: list[tuple[str, str]] = field(default_factory=list)
+    # Every execution of the state machine in the local account (duplicate deliveries start more than one per drop).
+    executions_started: int = 0
+    # The most customization jobs InProgress at once, as the local Bedrock saw them.
+    max_concurrent_jobs: int = 0
+    # What the reconciler's scheduled sweep did after the executions ended (its output, or its error).
+    reconciler: dict[str, Any] | None = None
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -105,6 +131,9 @@ class RunResult:
             "notifications": self.notifications,
             "faults_fired": self.faults_fired,
             "access_denied": self.access_denied,
+            "executions_started": self.executions_started,
+            "max_concurrent_jobs": self.max_concurrent_jobs,
+            "reconciler": self.reconciler,
         }
 
 
@@ -125,6 +154,7 @@ def local_aws_session(options: RunOptions, log_file: Path) -> Iterator[stack.Sta
             mock_aws(config={"stepfunctions": {"execute_state_machine": True}, "lambda": {"use_docker": False}})
         )
         seams.install()
+        seams.set_time_scale(options.time_scale)
         local_aws.install()
         local_bedrock.reset()
         local_bedrock.configure(
@@ -132,18 +162,30 @@ def local_aws_session(options: RunOptions, log_file: Path) -> Iterator[stack.Sta
             job_polls_to_finish=options.job_polls,
             deploy_outcome=options.deploy_outcome,
             runtime_answer=options.runtime_answer,
+            **_job_quota(options.job_quota),
         )
+        seams.set_inbox_deliveries(options.deliveries)
+        scope.callback(seams.set_inbox_deliveries, 1)
         lambda_aws.reset_clients()
         scope.callback(lambda_aws.reset_clients)
         scope.enter_context(_lambda_logs_to(log_file))
-        deployed = stack.deploy(
-            parameters={**LOCAL_STACK_PARAMETERS, **options.stack_parameters}, edit=options.template_edit
-        )
+        declared = stack.load_template(stack.project_root()).get("Parameters", {})
+        local_defaults = {name: value for name, value in LOCAL_STACK_PARAMETERS.items() if name in declared}
+        deployed = stack.deploy(parameters={**local_defaults, **options.stack_parameters}, edit=options.template_edit)
         # From here on every call is authorized as the principal that makes it (the runner itself is the
         # account's administrator), and faults apply to the workflow's calls only.
         scope.enter_context(local_iam.enforce())
         scope.enter_context(local_faults.inject_faults([local_faults.Fault.parse(text) for text in options.faults]))
         yield deployed
+
+
+def _job_quota(quota: int | None) -> dict[str, Any]:
+    """``job_quota`` for the local Bedrock's settings, when given and when the local Bedrock has that setting."""
+    if quota is None:
+        return {}
+    if "job_quota" not in local_bedrock.LocalBedrockSettings.model_fields:
+        raise ValueError("this local Bedrock has no concurrent job quota (LocalBedrockSettings.job_quota)")
+    return {"job_quota": quota}
 
 
 @contextmanager
@@ -187,117 +229,389 @@ def _lambda_logs_to(path: Path) -> Iterator[None]:
                 h.stream = old
 
 
+@dataclass
+class _Drop:
+    """One dataset of a local run: where it was put, and the executions it started (in start order)."""
+
+    index: int
+    dataset: Path
+    key: str
+    executions: list[str] = field(default_factory=list)
+
+
+@dataclass
+class _Followed:
+    arn: str
+    index: int
+    status: str = "RUNNING"
+    timeline: list[StateLine] = field(default_factory=list)
+    reported: int = 0
+    error: dict[str, str] | None = None
+
+
+@dataclass
+class MultiRunResult:
+    """Several datasets dropped (or started) in order into one local account."""
+
+    status: Status
+    runs: list[RunResult]
+    executions_started: int
+    max_concurrent_jobs: int
+    reconciler: dict[str, Any] | None
+    resources: dict[str, list[dict[str, Any]]]
+    log_file: str
+    seconds: float
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "status": self.status,
+            "runs": [run.to_json() for run in self.runs],
+            "executions_started": self.executions_started,
+            "max_concurrent_jobs": self.max_concurrent_jobs,
+            "reconciler": self.reconciler,
+            "resources": self.resources,
+        }
+
+
 def run(options: RunOptions, on_state: Callable[[StateLine], None] | None = None) -> RunResult:
+    """One dataset (``options.dataset``; ``options.extra_datasets`` must be empty): today's result, plus the
+    executions started, the most jobs at once and what the reconciler did."""
+    if options.extra_datasets:
+        raise ValueError("run() takes one dataset: use run_many() for several")
+    result = run_many(options, None if on_state is None else lambda _index, line: on_state(line))
+    return result.runs[0]
+
+
+def run_many(options: RunOptions, on_state: Callable[[int, StateLine], None] | None = None) -> MultiRunResult:
+    """Drop ``options.dataset`` and then each of ``options.extra_datasets`` in order (or start each from the console
+    input) into one local account, wait until every execution has ended, then fire the reconciler's schedule once."""
     started = time.monotonic()
     log_file = Path(tempfile.mkdtemp(prefix="bedrock-finetune-local-")) / "lambda.log"
     with local_aws_session(options, log_file) as deployed:
         s3 = boto3.client("s3", region_name=stack.REGION)
         sfn = boto3.client("stepfunctions", region_name=stack.REGION)
-        key = options.key or (
-            f"inbox/{options.dataset.name}" if options.via == "inbox" else f"uploads/{options.dataset.name}"
+        drops = _drop_all(options, deployed, s3, sfn)
+        _attach_executions(sfn, deployed, drops, wait=options.via == "inbox")
+        followed = [_Followed(arn=drop.executions[0], index=drop.index) for drop in drops if drop.executions]
+        followed += [
+            _Followed(arn=arn, index=drop.index) for drop in drops for arn in drop.executions[1:]
+        ]  # duplicates: followed to their end, not reported state by state
+        attached = {item.arn for item in followed}
+        followed += [  # started by something else (no drop's key in the input): followed too, never reported
+            _Followed(arn=str(item["executionArn"]), index=-1)
+            for item in _list_executions(sfn, deployed.state_machine_arn)
+            if item["executionArn"] not in attached
+        ]
+        _follow_all(sfn, followed, options.timeout_seconds, on_state)
+        by_arn = {item.arn: item for item in followed}
+        enforcement = local_iam.current()
+        denials = list(enforcement.denials if enforcement else [])
+        denied = [_denial(d) for d in denials]
+        sent = _notifications(deployed.topic_arn)
+        faults_fired = local_faults.fired_counts()
+        jobs_created = len(_all_jobs())
+        max_jobs = local_bedrock.backend_for(stack.ACCOUNT_ID, stack.REGION).max_jobs_in_progress
+        executions_started = len(_list_executions(sfn, deployed.state_machine_arn))
+        runs = [
+            _run_result(
+                drop,
+                by_arn.get(drop.executions[0]) if drop.executions else None,
+                s3=s3,
+                bucket=deployed.bucket,
+                sent=sent if len(drops) == 1 else _sent_for(sent, drop, by_arn),
+                denied=denied,
+                faults_fired=faults_fired,
+                jobs_created=jobs_created,
+                log_file=log_file,
+            )
+            for drop in drops
+        ]
+        # What the runs did (grants, operations) is read before the reconciler's sweep, whose calls are its own.
+        grants = list(enforcement.grants if enforcement else [])
+        operations = sorted(enforcement.operations if enforcement else [])
+        reconciler = fire_reconciler(deployed, len(denials)) if options.reconcile else None
+        resources = leftover_resources()
+        seconds = time.monotonic() - started
+        for result in runs:
+            result.resources = resources
+            result.grants = grants
+            result.workflow_operations = operations
+            result.executions_started = executions_started
+            result.max_concurrent_jobs = max_jobs
+            result.reconciler = reconciler
+            result.seconds = seconds
+        statuses = {result.status for result in runs}
+        return MultiRunResult(
+            status="SUCCEEDED" if statuses == {"SUCCEEDED"} else _worst(statuses),
+            runs=runs,
+            executions_started=executions_started,
+            max_concurrent_jobs=max_jobs,
+            reconciler=reconciler,
+            resources=resources,
+            log_file=str(log_file),
+            seconds=seconds,
         )
-        metadata = dict(options.metadata or {})
-        if options.via == "inbox" and options.config:
-            metadata[METADATA_KEY] = json.dumps(options.config, separators=(",", ":"))
-        s3.put_object(Bucket=deployed.bucket, Key=key, Body=options.dataset.read_bytes(), Metadata=metadata)
+
+
+def _worst(statuses: set[Status]) -> Status:
+    order: tuple[Status, ...] = ("FAILED", "TIMED_OUT", "ABORTED", "NO_EXECUTION")
+    return next((status for status in order if status in statuses), "FAILED")
+
+
+def _denial(d: local_iam.Denial) -> dict[str, str]:
+    return {
+        "principal": d.principal,
+        "action": d.action,
+        "resource": d.resource,
+        "operation": d.operation,
+        "message": d.message,
+    }
+
+
+def _all_jobs() -> list[dict[str, Any]]:
+    bedrock = admin_client("bedrock")
+    jobs: list[dict[str, Any]] = []
+    for page in bedrock.get_paginator("list_model_customization_jobs").paginate():
+        jobs.extend(page["modelCustomizationJobSummaries"])
+    return jobs
+
+
+def _drop_all(options: RunOptions, deployed: stack.Stack, s3: Any, sfn: Any) -> list[_Drop]:
+    """Put every dataset in order (into inbox/, or uploads/ and a console start for each)."""
+    drops: list[_Drop] = []
+    used: set[str] = set()
+    metadata = dict(options.metadata or {})
+    if options.via == "inbox" and options.config:
+        metadata[METADATA_KEY] = json.dumps(options.config, separators=(",", ":"))
+    for index, dataset in enumerate(options.all_datasets):
+        folder = "inbox" if options.via == "inbox" else "uploads"
+        key = options.key if index == 0 and options.key else f"{folder}/{dataset.name}"
+        stem, dot, suffix = key.rpartition(".")
+        copy = 2
+        while key in used:  # the same file name twice: a second key, as a person would rename it
+            key = f"{stem}-{copy}{dot}{suffix}" if dot else f"{key}-{copy}"
+            copy += 1
+        used.add(key)
+        drop = _Drop(index=index, dataset=dataset, key=key)
+        s3.put_object(Bucket=deployed.bucket, Key=key, Body=dataset.read_bytes(), Metadata=metadata)
         if options.via == "console":
             console_input = {"datasetUri": f"s3://{deployed.bucket}/{key}", **(options.config or {})}
-            execution_arn: str | None = sfn.start_execution(
-                stateMachineArn=deployed.state_machine_arn,
-                name=f"console-{uuid.uuid4().hex[:12]}",
-                input=json.dumps(console_input),
-            )["executionArn"]
-        else:
-            execution_arn = _wait_for_execution(sfn, deployed.state_machine_arn)
-        status: Status = "NO_EXECUTION"
-        timeline: list[StateLine] = []
-        error = None
-        if execution_arn is not None:
-            status, timeline, error = _follow(sfn, execution_arn, options.timeout_seconds, on_state)
-        enforcement = local_iam.current()
-        denied = [
-            {
-                "principal": d.principal,
-                "action": d.action,
-                "resource": d.resource,
-                "operation": d.operation,
-                "message": d.message,
-            }
-            for d in (enforcement.denials if enforcement else [])
-        ]
-        if execution_arn is None and denied:
-            # EventBridge could not start the state machine: on AWS the rule's failed invocations show it.
-            error = {
-                "error": "AccessDenied",
-                "cause": "EventBridge could not start the execution: " + denied[0]["message"],
-            }
-        report = _report(s3, deployed.bucket, execution_arn)
-        sent = _notifications(deployed.topic_arn)
-        return RunResult(
-            status=status,
-            states=[line.name for line in timeline],
-            timeline=timeline,
-            error=error,
-            resources=leftover_resources(),
-            dataset_uri=_dataset_location(s3, deployed.bucket, key, report),
-            report=report,
-            notifications=[subject for subject, _ in sent],
-            notification_messages=[message for _, message in sent],
-            faults_fired=local_faults.fired_counts(),
-            access_denied=denied,
-            grants=list(enforcement.grants if enforcement else []),
-            jobs_created=len(
-                boto3.client("bedrock", region_name=stack.REGION).list_model_customization_jobs()[
-                    "modelCustomizationJobSummaries"
-                ]
-            ),
-            execution_arn=execution_arn,
-            bucket=deployed.bucket,
-            log_file=str(log_file),
-            seconds=time.monotonic() - started,
-        )
+            drop.executions.append(
+                sfn.start_execution(
+                    stateMachineArn=deployed.state_machine_arn,
+                    name=f"console-{uuid.uuid4().hex[:12]}",
+                    input=json.dumps(console_input),
+                )["executionArn"]
+            )
+        drops.append(drop)
+    return drops
 
 
-def _wait_for_execution(sfn: Any, state_machine_arn: str) -> str | None:
-    deadline = time.monotonic() + NO_EXECUTION_GRACE_SECONDS
-    while time.monotonic() < deadline:
-        executions = sfn.list_executions(stateMachineArn=state_machine_arn)["executions"]
-        if executions:
-            return str(executions[0]["executionArn"])
-        time.sleep(0.05)
-    return None
-
-
-def _follow(
-    sfn: Any, execution_arn: str, timeout: float, on_state: Callable[[StateLine], None] | None
-) -> tuple[Status, list[StateLine], dict[str, str] | None]:
-    deadline = time.monotonic() + timeout
-    reported = 0
-    timeline: list[StateLine] = []
-    next_history = 0.0
+def _attach_executions(sfn: Any, deployed: stack.Stack, drops: list[_Drop], *, wait: bool) -> None:
+    """Find the executions each inbox drop started (whatever started them: the inbox rule, or a function between it
+    and the state machine), by the dataset's key in their input. Waits a short grace for drops without one."""
+    known = {arn for drop in drops for arn in drop.executions}
+    deadline = time.monotonic() + (NO_EXECUTION_GRACE_SECONDS if wait else 0.0)
+    seen: dict[str, Any] = {}
     while True:
-        description = sfn.describe_execution(executionArn=execution_arn)
-        running = description["status"] == "RUNNING"
-        # The whole history is read (and serialized by moto) each time: a few times a second is enough for the
-        # live timeline, and leaves the interpreter's thread the CPU.
-        if not running or time.monotonic() >= next_history:
-            timeline = timeline_from_history(_history(sfn, execution_arn), finished=not running)
-            next_history = time.monotonic() + HISTORY_INTERVAL_SECONDS
-            for line in timeline[reported:]:
-                if on_state:
-                    on_state(line)
-            reported = len(timeline)
-        if not running:
-            break
-        if time.monotonic() > deadline:
-            sfn.stop_execution(executionArn=execution_arn, error="LocalTimeout", cause=f"no end after {timeout} s")
-            return "TIMED_OUT", timeline, {"error": "LocalTimeout", "cause": f"no end after {timeout} s"}
+        executions = _list_executions(sfn, deployed.state_machine_arn)
+        for item in sorted(executions, key=lambda e: e["startDate"]):
+            arn = str(item["executionArn"])
+            if arn in known or arn in seen:
+                continue
+            seen[arn] = sfn.describe_execution(executionArn=arn).get("input")
+            drop = _drop_of(drops, deployed.bucket, seen[arn])
+            if drop is not None:
+                drop.executions.append(arn)
+                known.add(arn)
+        if all(drop.executions for drop in drops) or time.monotonic() >= deadline:
+            return
         time.sleep(0.05)
-    status = description["status"]
+
+
+def _list_executions(sfn: Any, state_machine_arn: str) -> list[dict[str, Any]]:
+    executions: list[dict[str, Any]] = []
+    for page in sfn.get_paginator("list_executions").paginate(stateMachineArn=state_machine_arn):
+        executions.extend(page["executions"])
+    return executions
+
+
+def _drop_of(drops: list[_Drop], bucket: str, raw_input: str | None) -> _Drop | None:
+    """The drop whose key (or s3:// URI) appears as a value in the execution's input."""
+    try:
+        value = json.loads(raw_input or "null")
+    except json.JSONDecodeError:
+        return None
+    strings: set[str] = set()
+
+    def walk(node: Any) -> None:
+        if isinstance(node, str):
+            strings.add(node)
+        elif isinstance(node, dict):
+            for item in node.values():
+                walk(item)
+        elif isinstance(node, list):
+            for item in node:
+                walk(item)
+
+    walk(value)
+    return next((drop for drop in drops if {drop.key, f"s3://{bucket}/{drop.key}"} & strings), None)
+
+
+def _sent_for(sent: list[tuple[str, str]], drop: _Drop, by_arn: dict[str, _Followed]) -> list[tuple[str, str]]:
+    """The notifications about one drop's executions (a run's notification names its run id and execution ARN)."""
+    from bedrock_finetune.naming import run_id  # noqa: PLC0415
+
+    marks = set(drop.executions) | {run_id(arn.rsplit(":", 1)[-1]) for arn in drop.executions}
+    return [(subject, message) for subject, message in sent if any(mark in message for mark in marks)]
+
+
+def _run_result(
+    drop: _Drop,
+    followed: _Followed | None,
+    *,
+    s3: Any,
+    bucket: str,
+    sent: list[tuple[str, str]],
+    denied: list[dict[str, str]],
+    faults_fired: dict[str, int],
+    jobs_created: int,
+    log_file: Path,
+) -> RunResult:
+    execution_arn = followed.arn if followed else None
+    status: Status = "NO_EXECUTION"
     error = None
-    if status != "SUCCEEDED":
-        error = {"error": description.get("error", ""), "cause": description.get("cause", "")}
-    return status, timeline, error
+    timeline: list[StateLine] = []
+    if followed is not None:
+        status, error, timeline = followed.status, followed.error, followed.timeline  # type: ignore[assignment]
+    if execution_arn is None and denied:
+        # EventBridge could not start the state machine: on AWS the rule's failed invocations show it.
+        error = {"error": "AccessDenied", "cause": "EventBridge could not start the execution: " + denied[0]["message"]}
+    report = _report(s3, bucket, execution_arn)
+    return RunResult(
+        status=status,
+        states=[line.name for line in timeline],
+        timeline=timeline,
+        error=error,
+        resources={},
+        dataset_uri=_dataset_location(s3, bucket, drop.key, report, execution_arn),
+        report=report,
+        notifications=[subject for subject, _ in sent],
+        notification_messages=[message for _, message in sent],
+        faults_fired=faults_fired,
+        access_denied=denied,
+        jobs_created=jobs_created,
+        execution_arn=execution_arn,
+        bucket=bucket,
+        log_file=str(log_file),
+        seconds=0.0,
+    )
+
+
+def admin_client(service: str) -> Any:
+    """A client with the account administrator's keys, whatever a handler running in another thread has put in the
+    process environment (the Lambda seam sets its role's keys there while it runs)."""
+    return boto3.client(service, region_name=stack.REGION, **_ADMIN_KEYS)
+
+
+# The local account's administrator (local IAM does not restrict it); fake keys that never reach a real account.
+_ADMIN_KEYS = {
+    "aws_access_key_id": local_iam.ADMIN_ACCESS_KEY,
+    "aws_secret_access_key": "testing",
+    "aws_session_token": "testing",
+}
+
+
+def fire_reconciler(deployed: stack.Stack, denials_before: int) -> dict[str, Any] | None:
+    """Fire the stack's schedules once, as EventBridge Scheduler does: the target is invoked with the schedule's
+    role (after its trust policy lets scheduler.amazonaws.com assume it), with the schedule's Input and its context
+    attributes filled in (Scheduler User Guide, "Adding context attributes"). Scheduler invokes a Lambda target
+    asynchronously; locally the invocation is synchronous, so its effects are complete when this returns. The
+    handler's output, or its error, plus any call the local IAM denied while it ran."""
+    schedules = [logical for logical, kind in deployed.types.items() if kind == "AWS::Scheduler::Schedule"]
+    if not schedules:
+        return None
+    scheduler = admin_client("scheduler")
+    outcome: dict[str, Any] = {}
+    for logical in schedules:
+        schedule = scheduler.get_schedule(Name=deployed.physical[logical])
+        target = schedule["Target"]
+        now = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+        payload = str(target.get("Input") or "{}")
+        for attribute, value in {
+            "schedule-arn": schedule["Arn"],
+            "scheduled-time": now,
+            "execution-id": uuid.uuid4().hex[:16],
+            "attempt-number": "1",
+        }.items():
+            payload = payload.replace(f"<aws.scheduler.{attribute}>", value)
+        allowed, reason = local_iam.trust_allows(
+            target["RoleArn"], "scheduler.amazonaws.com", source_account=stack.ACCOUNT_ID, source_arn=schedule["Arn"]
+        )
+        if not allowed:
+            outcome = {"error": "AccessDenied", "cause": f"EventBridge Scheduler cannot assume the role: {reason}"}
+            continue
+        credentials = local_iam.role_credentials(target["RoleArn"], "scheduler")
+        lambda_client = boto3.client("lambda", region_name=stack.REGION, **credentials.as_client_kwargs())
+        try:
+            response = lambda_client.invoke(FunctionName=target["Arn"], Payload=payload.encode())
+        except ClientError as exc:
+            error = exc.response.get("Error", {})
+            outcome = {"error": str(error.get("Code", "")), "cause": str(error.get("Message", ""))}
+            continue
+        body = json.loads(response["Payload"].read() or b"null")
+        if response.get("FunctionError"):
+            outcome = {"error": body.get("errorType"), "cause": body.get("errorMessage")}
+        else:
+            outcome = dict(body) if isinstance(body, dict) else {"output": body}
+    enforcement = local_iam.current()
+    outcome["accessDenied"] = [_denial(d) for d in (enforcement.denials if enforcement else [])[denials_before:]]
+    return outcome
+
+
+def _follow_all(
+    sfn: Any,
+    followed: list[_Followed],
+    timeout: float,
+    on_state: Callable[[int, StateLine], None] | None,
+) -> None:
+    """Poll every execution until it ends, reporting each state of the first execution of each drop as it exits.
+    Past ``timeout`` the executions still running are stopped (as a person would) and marked TIMED_OUT."""
+    deadline = time.monotonic() + timeout
+    next_history = 0.0
+    indexes = {item.index for item in followed if item.index >= 0}
+    reporting = {next(item.arn for item in followed if item.index == index) for index in indexes}
+    while True:
+        refresh = time.monotonic() >= next_history
+        for item in followed:
+            if item.status != "RUNNING":
+                continue
+            description = sfn.describe_execution(executionArn=item.arn)
+            running = description["status"] == "RUNNING"
+            # The whole history is read (and serialized by moto) each time: a few times a second is enough for the
+            # live timeline, and leaves the interpreter's threads the CPU.
+            if not running or (refresh and item.arn in reporting):
+                item.timeline = timeline_from_history(_history(sfn, item.arn), finished=not running)
+                if item.arn in reporting and on_state:
+                    for line in item.timeline[item.reported :]:
+                        on_state(item.index, line)
+                item.reported = len(item.timeline)
+            if not running:
+                item.status = description["status"]
+                if item.status != "SUCCEEDED":
+                    item.error = {"error": description.get("error", ""), "cause": description.get("cause", "")}
+        if refresh:
+            next_history = time.monotonic() + HISTORY_INTERVAL_SECONDS
+        if all(item.status != "RUNNING" for item in followed):
+            return
+        if time.monotonic() > deadline:
+            cause = f"no end after {timeout} s"
+            for item in followed:
+                if item.status == "RUNNING":
+                    sfn.stop_execution(executionArn=item.arn, error="LocalTimeout", cause=cause)
+                    item.status, item.error = "TIMED_OUT", {"error": "LocalTimeout", "cause": cause}
+            return
+        time.sleep(0.05)
 
 
 def _history(sfn: Any, execution_arn: str) -> list[dict[str, Any]]:
@@ -356,7 +670,7 @@ def _line(current: dict[str, Any], end: datetime) -> StateLine:
 
 def leftover_resources() -> dict[str, list[dict[str, Any]]]:
     """What still exists in the local Bedrock after a run (throughput, deployments, running jobs, models)."""
-    bedrock = boto3.client("bedrock", region_name=stack.REGION)
+    bedrock = admin_client("bedrock")
     throughputs = bedrock.list_provisioned_model_throughputs()["provisionedModelSummaries"]
     deployments = bedrock.list_custom_model_deployments()["modelDeploymentSummaries"]
     jobs = bedrock.list_model_customization_jobs()["modelCustomizationJobSummaries"]
@@ -389,15 +703,31 @@ def _report(s3: Any, bucket: str, execution_arn: str | None) -> dict[str, Any] |
         return None
 
 
-def _dataset_location(s3: Any, bucket: str, key: str, report: dict[str, Any] | None) -> str | None:
+def _dataset_location(
+    s3: Any, bucket: str, key: str, report: dict[str, Any] | None, execution_arn: str | None = None
+) -> str | None:
+    """Where the dataset is now: the report's final location if the object is really there, else the dropped key
+    if it still is; None only if neither exists (the dataset would be lost)."""
     final = ((report or {}).get("dataset") or {}).get("finalUri")
-    if final:
-        return str(final)
-    try:
-        s3.head_object(Bucket=bucket, Key=key)
-    except s3.exceptions.ClientError:
-        return None
-    return f"s3://{bucket}/{key}"
+    candidates = [str(final)] if final else []
+    candidates.append(f"s3://{bucket}/{key}")
+    # Where the workflow moves a dropped dataset (when no report says so, e.g. the report could not be written)
+    run = (report or {}).get("runId")
+    if not run and execution_arn:
+        from bedrock_finetune.naming import run_id  # noqa: PLC0415
+
+        run = run_id(execution_arn.rsplit(":", 1)[-1])
+    if run:
+        name = key.rsplit("/", 1)[-1]
+        candidates += [f"s3://{bucket}/failed/{run}/{name}", f"s3://{bucket}/processed/{run}/{name}"]
+    for uri in candidates:
+        found_bucket, _, found_key = uri.removeprefix("s3://").partition("/")
+        try:
+            s3.head_object(Bucket=found_bucket, Key=found_key)
+        except s3.exceptions.ClientError:
+            continue
+        return uri
+    return None
 
 
 def _notifications(topic_arn: str) -> list[tuple[str, str]]:

@@ -41,8 +41,10 @@ from moto.s3.models import FakeBucket
 from moto.stepfunctions.parser.api import ExecutionStatus, HistoryEventType, LambdaFunctionFailedEventDetails
 from moto.stepfunctions.parser.asl.component.common.error_name.custom_error_name import CustomErrorName
 from moto.stepfunctions.parser.asl.component.common.error_name.failure_event import FailureEvent
+from moto.stepfunctions.parser.asl.component.common.retry import retrier_decl
 from moto.stepfunctions.parser.asl.component.state.exec.state_task import lambda_eval_utils
 from moto.stepfunctions.parser.asl.component.state.exec.state_task.state_task_lambda import StateTaskLambda
+from moto.stepfunctions.parser.asl.component.state.wait.wait_function.wait_function import WaitFunction
 from moto.stepfunctions.parser.asl.eval.event.event_detail import EventDetails
 from moto.stepfunctions.parser.asl.utils import boto_client as moto_boto_client
 from moto.stepfunctions.parser.backend.execution import BaseExecutionWorkerCommunication
@@ -155,30 +157,56 @@ def _invoke(
 _original_send_to_targets = Rule.send_to_targets
 
 
+#: How many times each inbox event (S3 "Object Created") reaches every target of a matching rule. EventBridge
+#: delivers at least once (EventBridge User Guide, "Event retry policy and using dead-letter queues": "a target may
+#: receive an event more than once"); ``bedrock-finetune local run --deliveries N`` sets it to play duplicates.
+INBOX_DELIVERIES = 1
+
+
+def set_inbox_deliveries(count: int) -> None:
+    global INBOX_DELIVERIES  # noqa: PLW0603 - one local account per process
+    INBOX_DELIVERIES = max(1, int(count))
+
+
+def _deliveries(event: Any) -> int:
+    return INBOX_DELIVERIES if isinstance(event, dict) and event.get("source") == "aws.s3" else 1
+
+
 def _send_to_targets(self: Rule, original_event: Any, transform_input: bool = True) -> None:
     state_machines = [target for target in self.targets if target["Arn"].startswith("arn:aws:states:")]
     functions = [target for target in self.targets if target["Arn"].startswith("arn:aws:lambda:")]
-    if functions and self.event_pattern.matches_event(original_event):
-        # EventBridge invokes a Lambda target as the service principal, allowed by the function's resource policy.
-        credentials = iam.service_credentials("events.amazonaws.com", source_arn=self.arn, account=self.account_id)
-        lambda_client = boto3.client("lambda", region_name=self.region_name, **credentials.as_client_kwargs())
-        for target in functions:
-            # EventBridge invokes asynchronously; locally the invocation is synchronous so a run's effects are
-            # complete when the command that caused the event returns.
-            lambda_client.invoke(FunctionName=target["Arn"], Payload=json.dumps(original_event).encode())
-    if state_machines and self.event_pattern.matches_event(original_event):
-        for target in state_machines:
-            # EventBridge starts a Step Functions target with the target's role; without one it cannot.
-            if not target.get("RoleArn"):
-                continue
-            credentials = iam.role_credentials(target["RoleArn"], f"events-{self.name}"[:64])
-            client = boto3.client("stepfunctions", region_name=self.region_name, **credentials.as_client_kwargs())
-            # EventBridge names the execution itself; moto needs an explicit, unique name.
-            client.start_execution(
-                stateMachineArn=target["Arn"],
-                name=str(original_event.get("id") or uuid.uuid4()),
-                input=json.dumps(original_event),
-            )
+    matches = bool(self.event_pattern.matches_event(original_event))
+    for delivery in range(_deliveries(original_event) if matches else 0):
+        if functions:
+            # EventBridge invokes a Lambda target as the service principal, allowed by the function's resource
+            # policy.
+            credentials = iam.service_credentials("events.amazonaws.com", source_arn=self.arn, account=self.account_id)
+            lambda_client = boto3.client("lambda", region_name=self.region_name, **credentials.as_client_kwargs())
+            for target in functions:
+                # EventBridge invokes asynchronously; locally the invocation is synchronous so a run's effects are
+                # complete when the command that caused the event returns.
+                payload = json.dumps(original_event).encode()
+                _deliver(
+                    target["Arn"],
+                    functools.partial(lambda_client.invoke, FunctionName=target["Arn"], Payload=payload),
+                )
+        if state_machines:
+            for target in state_machines:
+                # EventBridge starts a Step Functions target with the target's role; without one it cannot.
+                if not target.get("RoleArn"):
+                    continue
+                credentials = iam.role_credentials(target["RoleArn"], f"events-{self.name}"[:64])
+                client = boto3.client("stepfunctions", region_name=self.region_name, **credentials.as_client_kwargs())
+                # EventBridge names each execution it starts itself, so a duplicate delivery starts another
+                # execution; moto needs an explicit, unique name.
+                name = original_event.get("id") if delivery == 0 else None
+                start = functools.partial(
+                    client.start_execution,
+                    stateMachineArn=target["Arn"],
+                    name=str(name or uuid.uuid4()),
+                    input=json.dumps(original_event),
+                )
+                _deliver(target["Arn"], start)
     others = [target for target in self.targets if target not in state_machines and target not in functions]
     if others:
         saved = self.targets
@@ -187,6 +215,29 @@ def _send_to_targets(self: Rule, original_event: Any, transform_input: bool = Tr
             _original_send_to_targets(self, original_event, transform_input)
         finally:
             self.targets = saved
+
+
+#: EventBridge retries a target that answers throttling or a 5xx error (for up to 24 hours, 185 attempts, by
+#: default: EventBridge User Guide, "Event retry policy"); locally the retries are immediate and fewer.
+TARGET_DELIVERY_ATTEMPTS = 5
+failed_deliveries: list[dict[str, str]] = []
+
+
+def _deliver(target_arn: str, send: Callable[[], Any]) -> None:
+    """Deliver one event to one target as EventBridge does: retry transient answers; a target that still fails is
+    recorded (on AWS: the rule's FailedInvocations metric, or the target's DLQ) and never fails the caller, whose
+    PutObject or PutEvents already succeeded."""
+    for attempt in range(1, TARGET_DELIVERY_ATTEMPTS + 1):
+        try:
+            send()
+            return
+        except ClientError as exc:
+            status = int(exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0) or 0)
+            code = str(exc.response.get("Error", {}).get("Code", ""))
+            transient = status == 429 or status >= 500 or "Throttl" in code or code == "TooManyRequestsException"
+            if not transient or attempt == TARGET_DELIVERY_ATTEMPTS:
+                failed_deliveries.append({"target": target_arn, "error": code, "message": str(exc)})
+                return
 
 
 _original_stop_execution = StepFunctionsParserBackend.stop_execution
@@ -234,6 +285,23 @@ def _state_machine_client(region: str, service: str, state_credentials: Any = No
         config=Config(parameter_validation=False, retries={"max_attempts": 0, "total_max_attempts": 1}),
         **credentials.as_client_kwargs(),
     )
+
+
+def _patch_state_machine_clients() -> None:
+    """Every module of moto's interpreter that made its own reference to ``boto_client_for`` (Lambda tasks and the
+    optimized service integrations) gets the role-aware one."""
+    import importlib  # noqa: PLC0415
+    import sys  # noqa: PLC0415
+
+    importlib.import_module(
+        "moto.stepfunctions.parser.asl.component.state.exec.state_task.service.state_task_service_sns"
+    )
+    for name, module in list(sys.modules.items()):
+        if name.startswith("moto.stepfunctions.parser") and getattr(module, "boto_client_for", None) is (
+            _original_boto_client_for
+        ):
+            module.boto_client_for = _state_machine_client  # type: ignore[attr-defined]
+    lambda_eval_utils.boto_client_for = _state_machine_client  # type: ignore[attr-defined]
 
 
 def _lambda_task_error(self: StateTaskLambda, env: Any, ex: Exception) -> Any:
@@ -314,6 +382,50 @@ def _put_status_change(region: str, execution_arn: str, detail: dict[str, Any]) 
     )
 
 
+# ---- time: Wait states and Retry backoff --------------------------------------------------------------------------
+class _ScaledTime:
+    """What moto's retrier sees as ``time``: its backoff sleeps scaled by the local time scale."""
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(time, name)
+
+    @staticmethod
+    def sleep(seconds: float) -> None:
+        time.sleep(seconds * _time_scale)
+
+
+_time_scale = 1.0
+
+
+def set_time_scale(scale: float) -> None:
+    """Make Wait states and Retry backoff take ``scale`` times their real duration (1.0: real time). The ASL's
+    intervals are whole seconds (IntervalSeconds >= 1), so only the local AWS can shorten them; what runs, in which
+    order and how often, is unchanged: the local Bedrock's lifecycles count polls, not seconds."""
+    global _time_scale  # noqa: PLW0603 - one local account per process
+    if scale <= 0:
+        raise ValueError("the time scale must be positive")
+    _time_scale = scale
+
+
+def _scaled_wait(self: WaitFunction, env: Any, wait_seconds: int) -> None:
+    if wait_seconds > 0:
+        env.program_state_event.wait(wait_seconds * _time_scale)
+
+
+_original_validate_definition = StepFunctionsParserBackend._validate_definition
+_valid_definitions: set[str] = set()
+
+
+def _validate_definition(definition: str) -> None:
+    """moto parses a definition with its ASL grammar on every CreateStateMachine (~0.7 s for ours); each local run
+    deploys the same text, so a definition that parsed once is not parsed again. A definition that fails is
+    re-checked every time (and still fails)."""
+    if definition in _valid_definitions:
+        return
+    _original_validate_definition(definition)
+    _valid_definitions.add(definition)
+
+
 _original_get_permission = FakeBucket.get_permission
 
 
@@ -345,7 +457,10 @@ def install() -> None:
     Rule.send_to_targets = _send_to_targets  # type: ignore[method-assign]
     FakeBucket.get_permission = _get_permission  # type: ignore[method-assign]
     StepFunctionsParserBackend.stop_execution = _stop_execution  # type: ignore[method-assign,assignment]
-    lambda_eval_utils.boto_client_for = _state_machine_client  # type: ignore[attr-defined]
+    _patch_state_machine_clients()
     StateTaskLambda._from_error = _lambda_task_error  # type: ignore[method-assign]
     BaseExecutionWorkerCommunication.terminated = _terminated  # type: ignore[method-assign]
+    StepFunctionsParserBackend._validate_definition = staticmethod(_validate_definition)  # type: ignore[method-assign]
+    retrier_decl.time = _ScaledTime()  # type: ignore[assignment,attr-defined]
+    WaitFunction._wait_interval = _scaled_wait  # type: ignore[method-assign]
     _installed = True

@@ -245,7 +245,7 @@ def deploy(
     """Create every resource of the translated template in the (mocked) account; returns what was created.
     ``edit`` may change the translated template first (tests take a permission out this way)."""
     root = root or project_root()
-    cfn = translate(root)
+    cfn = _translated(root)
     if edit is not None:
         edit(cfn)
     stack = Stack(name=stack_name, parameters=_parameters(cfn, parameters or {}))
@@ -287,8 +287,27 @@ def _create(stack: Stack, logical_id: str, kind: str, props: dict[str, Any]) -> 
     creator(stack, logical_id, props)
 
 
+_clients: dict[str, Any] = {}
+
+
 def _client(service: str) -> Any:
-    return boto3.client(service, region_name=REGION)
+    if service not in _clients:
+        _clients[service] = boto3.client(service, region_name=REGION)
+    return _clients[service]
+
+
+_translations: dict[tuple[str, str], str] = {}
+
+
+def _translated(root: Path) -> dict[str, Any]:
+    """translate(), computed once per template and state machine text (each local run deploys the same files)."""
+    sources = (root / "template.yaml").read_text() + "".join(
+        path.read_text() for path in sorted((root / "statemachine").glob("*.asl.json"))
+    )
+    key = (str(root), hashlib.sha256(sources.encode()).hexdigest())
+    if key not in _translations:
+        _translations[key] = json.dumps(translate(root))
+    return dict(json.loads(_translations[key]))
 
 
 def _bucket(stack: Stack, logical_id: str, props: dict[str, Any]) -> None:
@@ -496,6 +515,63 @@ def _alarm(stack: Stack, logical_id: str, props: dict[str, Any]) -> None:
     stack.attributes[logical_id] = {"Arn": f"arn:aws:cloudwatch:{REGION}:{ACCOUNT_ID}:alarm:{name}"}
 
 
+def _schedule(stack: Stack, logical_id: str, props: dict[str, Any]) -> None:
+    """An EventBridge Scheduler schedule. moto stores it and never fires it: the local runner fires it once, as the
+    scheduler would (its target invoked with the target's role), after a run's executions end."""
+    name = props.get("Name") or f"{stack.name}-{logical_id}-{_suffix(stack.name, logical_id)}"[:64]
+    target = dict(props["Target"])
+    optional = {
+        key: props[key]
+        for key in ("Description", "GroupName", "ScheduleExpressionTimezone", "State", "KmsKeyArn")
+        if key in props
+    }
+    arn = _client("scheduler").create_schedule(
+        Name=name,
+        ScheduleExpression=props["ScheduleExpression"],
+        FlexibleTimeWindow=props.get("FlexibleTimeWindow", {"Mode": "OFF"}),
+        Target=target,
+        **optional,
+    )["ScheduleArn"]
+    stack.physical[logical_id] = name
+    stack.attributes[logical_id] = {"Arn": arn}
+
+
+def _table(stack: Stack, logical_id: str, props: dict[str, Any]) -> None:
+    """AWS::DynamoDB::Table: keys, billing, encryption, TTL and point-in-time recovery through the API, as
+    CloudFormation sets them."""
+    name = props.get("TableName") or f"{stack.name}-{logical_id}-{_suffix(stack.name, logical_id)}"
+    dynamodb = _client("dynamodb")
+    sse = props.get("SSESpecification") or {}
+    description = dynamodb.create_table(
+        TableName=name,
+        AttributeDefinitions=props["AttributeDefinitions"],
+        KeySchema=props["KeySchema"],
+        BillingMode=props.get("BillingMode", "PROVISIONED"),
+        **({"SSESpecification": {"Enabled": bool(sse.get("SSEEnabled"))}} if sse else {}),
+        **(
+            {"ProvisionedThroughput": props["ProvisionedThroughput"]}
+            if props.get("BillingMode", "PROVISIONED") == "PROVISIONED"
+            else {}
+        ),
+    )["TableDescription"]
+    ttl = props.get("TimeToLiveSpecification")
+    if ttl:
+        dynamodb.update_time_to_live(
+            TableName=name,
+            TimeToLiveSpecification={"AttributeName": ttl["AttributeName"], "Enabled": bool(ttl.get("Enabled"))},
+        )
+    pitr = props.get("PointInTimeRecoverySpecification")
+    if pitr:
+        dynamodb.update_continuous_backups(
+            TableName=name,
+            PointInTimeRecoverySpecification={
+                "PointInTimeRecoveryEnabled": bool(pitr.get("PointInTimeRecoveryEnabled"))
+            },
+        )
+    stack.physical[logical_id] = name
+    stack.attributes[logical_id] = {"Arn": description["TableArn"], "StreamArn": ""}
+
+
 _CREATORS = {
     "AWS::S3::Bucket": _bucket,
     "AWS::S3::BucketPolicy": _bucket_policy,
@@ -510,4 +586,6 @@ _CREATORS = {
     "AWS::Lambda::EventInvokeConfig": _event_invoke_config,
     "AWS::SQS::Queue": _queue,
     "AWS::CloudWatch::Alarm": _alarm,
+    "AWS::DynamoDB::Table": _table,
+    "AWS::Scheduler::Schedule": _schedule,
 }

@@ -40,6 +40,7 @@ SAMPLE = {
     "stateMachineArn": "arn:aws:states:us-east-1:123456789012:stateMachine:sm",
     "executionArn": "arn:aws:states:us-east-1:123456789012:execution:sm:run",
     "queue_arn": "arn:aws:sqs:us-east-1:123456789012:queue",
+    "TableName": "training-table",
 }
 # The runtime's invoked resource varies with modelId: each kind the workflow invokes.
 INVOKED = {

@@ -207,6 +207,14 @@ def retry_problems(definition: Json, transient_names: tuple[str, ...]) -> list[s
     for name, state in tasks(definition).items():
         retriers = [retrier for retrier in state.get("Retry", []) if retrier.get("MaxAttempts", 3) > 0]
         retried = {error for retrier in retriers for error in retrier["ErrorEquals"]}
+        if str(state.get("Resource", "")).startswith("arn:aws:states:::"):
+            # An optimized service integration (not our Lambda): its errors are the service's, retried as task
+            # failures; it must retry something and never States.ALL.
+            if not retried:
+                problems.append(f"{name}: does not retry")
+            if "States.ALL" in retried:
+                problems.append(f"{name}: retries States.ALL, so fatal errors are retried too")
+            continue
         missing = [error for error in transient_names if error not in retried]
         if missing:
             problems.append(f"{name}: does not retry {', '.join(missing)}")
@@ -579,14 +587,25 @@ def _key_problem(rule: str, key: Any, prefix: str, suffix: str) -> str | None:
     return None
 
 
+def _starts_executions(cfn: Json, target: Json, machines: set[str]) -> bool:
+    """The rule target is a state machine, or a Lambda function whose role may states:StartExecution (a starter)."""
+    arn = target.get("Arn", {})
+    if arn.get("Ref") in machines:
+        return True
+    function = _get_att_target(arn)
+    if function is None or cfn["Resources"].get(function, {}).get("Type") != "AWS::Lambda::Function":
+        return False
+    return "states:StartExecution" in role_actions(cfn, function_role(cfn, function))
+
+
 def inbox_rule_problems(cfn: Json, bucket: str, *, prefix: str, suffix: str) -> list[str]:
-    """Every EventBridge rule that starts a state machine matches only S3 Object Created events of ``bucket``
-    whose key starts with ``prefix`` and ends with ``suffix``."""
+    """Every EventBridge rule that starts a state machine (directly, or through a function that starts executions)
+    matches only S3 Object Created events of ``bucket`` whose key starts with ``prefix`` and ends with ``suffix``."""
     machines = set(resources_of_type(cfn, "AWS::StepFunctions::StateMachine"))
     rules = {
         name: rule["Properties"]
         for name, rule in resources_of_type(cfn, "AWS::Events::Rule").items()
-        if any(target.get("Arn", {}).get("Ref") in machines for target in rule["Properties"].get("Targets", []))
+        if any(_starts_executions(cfn, target, machines) for target in rule["Properties"].get("Targets", []))
     }
     if not rules:
         return ["no EventBridge rule starts a state machine"]

@@ -79,7 +79,7 @@ def test_access_logging_check_reports_a_bucket_without_logs(template: Json) -> N
 
 
 def test_inbox_rule_matches_only_inbox_jsonl_objects_of_the_data_bucket(cfn: Json) -> None:
-    # Given the EventBridge rules of the translated template that start the state machine
+    # Given the EventBridge rules of the translated template that start the state machine (through the inbox starter)
     # When their event patterns are checked
     problems = checks.inbox_rule_problems(cfn, BUCKET, prefix=INBOX_PREFIX, suffix=INBOX_SUFFIX)
 
@@ -93,19 +93,19 @@ def test_inbox_rule_matches_only_inbox_jsonl_objects_of_the_data_bucket(cfn: Jso
         pytest.param(
             [{"wildcard": "*.jsonl"}],
             None,
-            ["FineTuneStateMachineInboxJsonl: key filter '*.jsonl' matches keys outside inbox/….jsonl"],
+            ["InboxStarterFunctionInboxJsonl: key filter '*.jsonl' matches keys outside inbox/….jsonl"],
             id="any-prefix",
         ),
         pytest.param(
             [{"prefix": "inbox/"}],
             None,
-            ['FineTuneStateMachineInboxJsonl: key filter {"prefix": "inbox/"} is not limited to inbox/….jsonl'],
+            ['InboxStarterFunctionInboxJsonl: key filter {"prefix": "inbox/"} is not limited to inbox/….jsonl'],
             id="any-suffix",
         ),
         pytest.param(
             [{"wildcard": "inbox/*.jsonl"}],
             [{"prefix": ""}],
-            ["FineTuneStateMachineInboxJsonl: does not match only the bucket DataBucket"],
+            ["InboxStarterFunctionInboxJsonl: does not match only the bucket DataBucket"],
             id="any-bucket",
         ),
     ],
@@ -115,7 +115,7 @@ def test_inbox_rule_check_reports_a_pattern_that_matches_more(
 ) -> None:
     # Given a copy of the inbox event whose pattern matches more objects or buckets
     broken = fresh(template)
-    event = broken["Resources"]["FineTuneStateMachine"]["Properties"]["Events"]["InboxJsonl"]
+    event = broken["Resources"]["InboxStarterFunction"]["Properties"]["Events"]["InboxJsonl"]
     detail = event["Properties"]["Pattern"]["detail"]
     detail["object"]["key"] = key_filter
     if bucket_name is not None:

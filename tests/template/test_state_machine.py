@@ -110,8 +110,9 @@ def test_main_path_is_every_task_but_cleanup_and_notify_failure(definition: Json
     # When the failure tail (Cleanup and what follows it) is computed from the graph
     tail_tasks = checks.failure_tail(definition) & set(checks.tasks(definition))
 
-    # Then it holds exactly Cleanup and NotifyFailure, so the catch check covers every other Task
-    assert tail_tasks == {CLEANUP, "NotifyFailure"}
+    # Then it holds exactly Cleanup, NotifyFailure and its last-resort direct publish, so the catch check covers
+    # every other Task
+    assert tail_tasks == {CLEANUP, "NotifyFailure", "NotifyFailureDirect"}
 
 
 def test_every_main_path_task_catches_everything_into_cleanup(definition: Json) -> None:
@@ -285,14 +286,14 @@ def test_no_path_after_the_first_resource_creating_state_fails_without_cleanup(
         pytest.param(
             "JobFailed",
             {"Next": "Failed"},
-            "CreateCustomizationJob → PollJob → JobStatus → JobFailed → Failed",
+            "CreateCustomizationJob → TrainingStarted → JobCreated → PollJob → JobStatus → JobFailed → Failed",
             id="pass-state-to-failed",
         ),
         pytest.param(
             "PollDeployment",
             {"Catch": [{"ErrorEquals": ["States.ALL"], "ResultPath": "$.error", "Next": "NotifyFailure"}]},
-            "CreateCustomizationJob → PollJob → JobStatus → DeploymentRequested → DeployModel → PollDeployment"
-            " → NotifyFailure → Failed",
+            "CreateCustomizationJob → TrainingStarted → JobCreated → PollJob → JobStatus → DeploymentRequested"
+            " → DeployModel → PollDeployment → NotifyFailure → Failed",
             id="catch-to-notify-failure",
         ),
     ],

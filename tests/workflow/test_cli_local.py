@@ -22,6 +22,9 @@ JSON_KEYS = {
     "notifications",
     "faults_fired",
     "access_denied",
+    "executions_started",
+    "max_concurrent_jobs",
+    "reconciler",
 }
 RESOURCE_KEYS = {"provisioned_throughputs", "custom_model_deployments", "jobs_in_progress", "custom_models"}
 
@@ -51,6 +54,9 @@ def test_json_output_of_a_successful_console_run(capsys: pytest.CaptureFixture[s
     assert "DeployModel" not in states
     assert states[-3:] == ["Finalize", "NotifySuccess", "Succeeded"]
     assert result["dataset"] == {"s3_uri": result["report"]["dataset"]["finalUri"]}  # type: ignore[index]
+    # And the local account's numbers: one execution, one job at a time, a reconciler sweep that found nothing
+    assert (result["executions_started"], result["max_concurrent_jobs"]) == (1, 1)
+    assert result["reconciler"]["acted"] == []  # type: ignore[index]
 
 
 def test_json_output_of_a_failed_run_exits_1(capsys: pytest.CaptureFixture[str]) -> None:
@@ -118,3 +124,6 @@ def test_demo_shows_success_and_the_cleanup_path(capsys: pytest.CaptureFixture[s
     assert "Result: SUCCEEDED" in out
     assert "Result: FAILED" in out
     assert "every scenario ended as expected" in out
+    # And the several-drop scenario shows duplicate deliveries starting one execution per drop, and a queued run
+    assert "Duplicates:     2 deliveries of each of 2 drops started 2 execution(s)" in out
+    assert "Queued:         0 wait(s)" not in out

@@ -74,8 +74,9 @@ def test_star_n_counts_http_attempts_including_botocore_retries() -> None:
 def test_a_lambda_invoke_fault_surfaces_with_step_functions_lambda_error_names(
     code: str, error_name: str, status: str
 ) -> None:
-    # Given the state machine's first Lambda invoke failing once
-    result = run(f"lambda:Invoke={code}*1")
+    # Given the state machine's first Lambda invoke failing once (a console start: from the inbox, the first Lambda
+    # invoke is EventBridge's of the inbox starter)
+    result = run(f"lambda:Invoke={code}*1", via="console")
 
     # Then ResolveConfig saw the Lambda.* name: retried when the ASL retries it, caught otherwise
     first = line(result, "ResolveConfig")

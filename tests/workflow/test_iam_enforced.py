@@ -9,6 +9,7 @@
 
 from __future__ import annotations
 
+import functools
 import json
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -95,15 +96,31 @@ PERMISSIONS = [
     Permission("BedrockServiceRole", "s3:GetObject", "inbox", "JobFailed"),
     Permission("BedrockServiceRole", "s3:PutObject", "inbox", "JobFailed"),
     Permission("FineTuneStateMachineRole", "lambda:InvokeFunction", "inbox", "ResolveConfig", "ResolveConfigFunction"),
-    Permission("FineTuneStateMachineInboxJsonlRole", "states:StartExecution", "inbox", None),
+    # The inbox rule invokes the starter, which starts the execution under the object version's name.
+    Permission("InboxStarterFunctionRole", "states:StartExecution", "inbox", None),
+    # EventBridge (events.amazonaws.com) may invoke the starter: the function's resource policy (a Lambda permission).
+    Permission("InboxStarterFunctionInboxJsonlPermission", "lambda:InvokeFunction", "inbox", None),
+    # Same content and settings train once: the claim, the training queue, the claim marked SUCCEEDED.
+    Permission("ClaimTrainingFunctionRole", "dynamodb:PutItem", "inbox", "ClaimTraining"),
+    Permission("CreateCustomizationJobFunctionRole", "dynamodb:PutItem", "inbox", "CreateCustomizationJob"),
+    Permission("CreateCustomizationJobFunctionRole", "dynamodb:Query", "inbox", "CreateCustomizationJob"),
+    Permission("CreateCustomizationJobFunctionRole", "dynamodb:UpdateItem", "inbox", "CreateCustomizationJob"),
+    Permission("CreateCustomizationJobFunctionRole", "dynamodb:DeleteItem", "inbox", "CreateCustomizationJob"),
+    Permission("FinalizeFunctionRole", "dynamodb:UpdateItem", "inbox", "Finalize"),
 ]
 
 
 def take_out(permission: Permission) -> Callable[[dict[str, Any]], None]:
-    """A template edit that removes ``permission.action`` from every statement of the role's policies."""
+    """A template edit that removes ``permission.action`` from every statement of the role's policies (or, for a
+    Lambda permission, the resource-policy statement itself)."""
 
     def edit(cfn: dict[str, Any]) -> None:
-        role = cfn["Resources"][permission.role]["Properties"]
+        resource = cfn["Resources"][permission.role]
+        if resource["Type"] == "AWS::Lambda::Permission":
+            assert resource["Properties"]["Action"] == permission.action, "the list of permissions is stale"
+            del cfn["Resources"][permission.role]
+            return
+        role = resource["Properties"]
         removed = 0
         for policy in role.get("Policies", []):
             kept = []
@@ -121,14 +138,38 @@ def take_out(permission: Permission) -> Callable[[dict[str, Any]], None]:
     return edit
 
 
+@functools.cache
+def _translated_resources() -> dict[str, Any]:
+    return dict(stack.translate(ROOT)["Resources"])
+
+
 def role_logical_id(role_arn: str | None) -> str | None:
+    """The logical id of what granted a call: the principal's role, or, for a service principal acting for an
+    EventBridge rule (whose ARN the grant carries), the Lambda permission that names that rule."""
     if role_arn is None:
         return None
     name = role_arn.rsplit("/", 1)[-1]
-    for logical_id in stack.translate(ROOT)["Resources"]:
+    resources = _translated_resources()
+    if ":rule/" in role_arn:
+        for logical_id, resource in resources.items():
+            source = resource.get("Properties", {}).get("SourceArn", {})
+            rule = source.get("Fn::GetAtt", [None])[0] if isinstance(source, dict) else None
+            if resource["Type"] == "AWS::Lambda::Permission" and rule and name == f"bedrock-finetune-local-{rule}"[:64]:
+                return str(logical_id)
+        return None
+    for logical_id in resources:
         if name == stack.role_name("bedrock-finetune-local", logical_id):
             return logical_id
     return None
+
+
+def principal_marker(permission: Permission) -> str:
+    """What the denied principal's ARN contains: the role session's role name, or the service a resource policy
+    allows."""
+    resource = stack.translate(ROOT)["Resources"][permission.role]
+    if resource["Type"] == "AWS::Lambda::Permission":
+        return str(resource["Properties"]["Principal"])
+    return f"/{stack.role_name('bedrock-finetune-local', permission.role)}/"
 
 
 @pytest.mark.parametrize("scenario", sorted(SCENARIOS))
@@ -154,10 +195,8 @@ def test_taking_out_one_permission_fails_the_run_with_access_denied_in_the_step_
     result = run(permission.scenario, take_out(permission))
 
     # Then the local AWS denied exactly that action to that role's principal
-    role_name = stack.role_name("bedrock-finetune-local", permission.role)
-    denied = [
-        d for d in result.access_denied if f"/{role_name}/" in d["principal"] and d["action"] == permission.action
-    ]
+    marker = principal_marker(permission)
+    denied = [d for d in result.access_denied if marker in d["principal"] and d["action"] == permission.action]
     assert denied, (permission, result.access_denied)
     # And the run did not succeed, with the denial visible in its error or report
     evidence = json.dumps({"error": result.error, "report": result.report})

@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 
 from bedrock_finetune.config import PollingSettings
-from bedrock_finetune.logic import training
+from bedrock_finetune.logic import queue, training
 
 ROOT = Path(__file__).resolve().parents[2]
 ASL = json.loads((ROOT / "statemachine" / "finetune.asl.json").read_text())
@@ -54,9 +54,19 @@ def worst_case(polling: PollingSettings) -> dict[str, Any]:
     deployment = polls(
         effective.deployment_initial_seconds, effective.deployment_max_seconds, effective.deployment_timeout_seconds
     )
+    # A run that waits the longest allowed time for a training job slot before its job (the training queue clamps
+    # its own intervals and timeout: logic/queue.py)
+    waits = polls(
+        training.MIN_POLL_INITIAL_SECONDS, queue.MIN_QUEUE_POLL_MAX_SECONDS, queue.MAX_QUEUE_TIMEOUT_HOURS * 3600
+    )
     others = sum(EVENTS[state["Type"]] + FAILED_ATTEMPT for state in ASL["States"].values()) + 2
-    total = job * loop_events("PollJob") + deployment * loop_events("PollDeployment") + others
-    return {"job_polls": job, "deployment_polls": deployment, "events": total}
+    total = (
+        job * loop_events("PollJob")
+        + deployment * loop_events("PollDeployment")
+        + waits * loop_events("CreateCustomizationJob")
+        + others
+    )
+    return {"job_polls": job, "deployment_polls": deployment, "queue_waits": waits, "events": total}
 
 
 MINIMUMS = PollingSettings(
@@ -70,13 +80,14 @@ MINIMUMS = PollingSettings(
 
 
 def test_worst_case_history_of_a_72_hour_job_is_far_under_the_limit() -> None:
-    # Given the smallest allowed poll intervals and the longest allowed job (72 h) and deployment (240 min) waits
+    # Given the smallest allowed poll intervals and the longest allowed queue wait (48 h), job (72 h) and deployment
+    # (240 min) waits
     # When the worst case is computed
     case = worst_case(MINIMUMS)
 
-    # Then it is 464 job polls and 262 deployment polls, 8,881 events: about a third of the 25,000-event limit,
-    # even with a retried attempt on every poll
-    assert case == {"job_polls": 464, "deployment_polls": 262, "events": 8_881}
+    # Then it is 226 looks at the training queue, 464 job polls and 262 deployment polls, 11,634 events: under half of
+    # the 25,000-event limit, even with a retried attempt on every poll
+    assert case == {"job_polls": 464, "deployment_polls": 262, "queue_waits": 226, "events": 11_634}
     assert case["events"] < FAR_UNDER
 
 
@@ -109,3 +120,18 @@ def test_without_the_clamps_the_local_runner_values_would_exceed_the_limit() -> 
 
     # Then a 72-hour job would need far more than 25,000 events: the minimums matter
     assert rounds * loop_events("PollJob") > HISTORY_LIMIT
+
+
+def test_queue_values_outside_the_template_bounds_are_clamped_so_the_bound_holds() -> None:
+    # Given a stack deployed with queue intervals below the minimums and a queue timeout above the maximum
+    from bedrock_finetune.config import StackSettings
+
+    settings = StackSettings(
+        bucket_name="b", queue_poll_initial_seconds=0, queue_poll_max_seconds=1, training_queue_timeout_hours=1000
+    )
+
+    # When the queue's timeout and waits are computed
+    # Then they are those of the minimums and the maximum the worst case above counts
+    assert queue.timeout_seconds(settings) == queue.MAX_QUEUE_TIMEOUT_HOURS * 3600
+    assert queue.next_wait(0, settings, remaining=10**6) == training.MIN_POLL_INITIAL_SECONDS
+    assert queue.next_wait(10**5, settings, remaining=10**6) == queue.MIN_QUEUE_POLL_MAX_SECONDS

@@ -1,13 +1,19 @@
-"""CreateCustomizationJob: start the Bedrock model customization job."""
+"""CreateCustomizationJob: take the run's place in the training queue; first in line and with a free job slot, start
+the Bedrock model customization job, else answer Queued with how long to wait (logic/queue.py)."""
 
 from bedrock_finetune.config import StackSettings
 from bedrock_finetune.handlers._step import logger, step
-from bedrock_finetune.logic.training import create_job
-from bedrock_finetune.models import CreateCustomizationJobInput, JobInfo
+from bedrock_finetune.logic.queue import start_training
+from bedrock_finetune.models import CreateCustomizationJobInput, TrainingStartOutput
 
 
 @step(CreateCustomizationJobInput)
-def handler(event: CreateCustomizationJobInput) -> JobInfo:
-    job = create_job(event.config, event.validation, event.staged, StackSettings.from_environ().bedrock_role_arn)
-    logger.info("job created", extra={"job_arn": job.job_arn, "model_name": job.model_name})
-    return job
+def handler(event: CreateCustomizationJobInput) -> TrainingStartOutput:
+    result = start_training(event.config, event.validation, event.staged, StackSettings.from_environ())
+    queue = result.queue
+    extra = {"position": queue.position, "waited_seconds": queue.waited_seconds, "reason": queue.reason}
+    if result.job is not None:
+        logger.info("job created", extra={**extra, "job_arn": result.job.job_arn, "model_name": result.job.model_name})
+    else:
+        logger.info("waiting for a training job slot", extra={**extra, "wait_seconds": queue.wait_seconds})
+    return result

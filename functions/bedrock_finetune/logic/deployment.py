@@ -42,7 +42,7 @@ def deploy(config: RunConfig, job: JobInfo, job_status: JobStatusOutput, sha256:
                 provisionedModelName=name,
                 modelId=model_arn,
                 clientRequestToken=token,
-                tags=tags(config, sha256),
+                tags=tags(config, sha256, keep=config.deployment.keep),
             )
             arn = response["provisionedModelArn"]
         else:
@@ -51,7 +51,7 @@ def deploy(config: RunConfig, job: JobInfo, job_status: JobStatusOutput, sha256:
                 modelArn=model_arn,
                 description=f"bedrock-finetune run {config.run_id}",
                 clientRequestToken=token,
-                tags=tags(config, sha256),
+                tags=tags(config, sha256, keep=config.deployment.keep),
             )
             arn = response["customModelDeploymentArn"]
     units = config.deployment.model_units if mode == "provisioned" else None

@@ -31,8 +31,8 @@ from pydantic import ValidationError
 from bedrock_finetune import aws, naming
 from bedrock_finetune.config import INBOX_PREFIX, S3Location, StackSettings, is_s3_event, source_from_event
 from bedrock_finetune.errors import CleanupIncomplete, TransientAwsError
+from bedrock_finetune.logic import claims, training
 from bedrock_finetune.logic import deployment as deployments
-from bedrock_finetune.logic import training
 from bedrock_finetune.logic.reporting import build_report, message, subject
 from bedrock_finetune.models import (
     AbortedRunCleanupOutput,
@@ -132,6 +132,12 @@ def _other_homes(settings: StackSettings, run: str, source: S3Location, prefix: 
     ]
 
 
+def _unwritten(summary: dict[str, Any], what: str, exc: ClientError) -> None:
+    """Record a write Cleanup could not make (the summary is the report's ``cleanup`` section, shared by reference)."""
+    problem = f"{what} ({aws.error_code(exc) or aws.http_status(exc)})"
+    summary["problems"].append(problem)
+
+
 def _write_report(settings: StackSettings, run: str, report: dict[str, Any], extra_key: str | None) -> str:
     body = json.dumps(report, indent=2, default=str)
     key = naming.report_key(run, REPORT_NAME)
@@ -155,6 +161,10 @@ def _read_json(settings: StackSettings, key: str) -> dict[str, Any] | None:
 
 def finalize(state: RunState, execution: ExecutionContext, settings: StackSettings) -> ReportOutput:
     run = naming.run_id(execution.name)
+    if state.claim is not None and state.config is not None:
+        # The claim now stands for a trained model: the same content and settings will not train again.
+        model_arn = state.job_status.model_arn if state.job_status else None
+        claims.complete(state.claim, state.config, model_arn, settings)
     final_uri, _ = move_dataset(dataset_source(state, execution), settings, run, "processed/")
     report = build_report(state, execution, outcome="SUCCEEDED", dataset_uri=final_uri)
     return ReportOutput(report=report, report_uri=_write_report(settings, run, report, None), dataset_uri=final_uri)
@@ -370,11 +380,15 @@ def cleanup(
     for arn in ledger.discover("custom-model-deployment", run_hash, lambda: _list_deployments(run_hash)):
         ledger.delete("on-demand", arn)
 
-    # 3. The dataset: moved to failed/ when it was dropped into the inbox, never deleted.
+    # 3. The training claim and the queue entry: released, so a retry of the same content can train and the runs
+    # behind in the queue move up; kept while a job of this run may still be running (it expires with its TTL).
+    _release_claim(ledger, run, execution, settings)
+
+    # 4. The dataset: moved to failed/ when it was dropped into the inbox, never deleted.
     source = dataset_source(state, execution)
     final_uri = _quarantine(ledger, source, settings, run)
 
-    # 4. The report (and a copy next to the quarantined dataset) and the marker.
+    # 5. The report (and a copy next to the quarantined dataset) and the marker.
     complete = not ledger.leftovers and not ledger.problems
     summary = {
         "complete": complete,
@@ -393,8 +407,18 @@ def cleanup(
         cleanup=summary,
     )
     quarantined = final_uri is not None and final_uri.startswith(f"s3://{settings.bucket_name}/failed/")
-    report_uri = _write_report(settings, run, report, f"failed/{run}/{REPORT_NAME}" if quarantined else None)
-    _write_marker(settings, run, execution, complete=complete, settled=False, summary=summary)
+    # A report or marker that cannot be written (a permanent S3 refusal) must not hide what Cleanup did: the
+    # notification is built from this output. Transient errors still raise (TransientAwsError) and are retried.
+    report_uri = f"s3://{settings.bucket_name}/{naming.report_key(run, REPORT_NAME)}"
+    try:
+        report_uri = _write_report(settings, run, report, f"failed/{run}/{REPORT_NAME}" if quarantined else None)
+    except ClientError as exc:
+        _unwritten(summary, f"the report could not be written to {report_uri}", exc)
+        report_uri = f"(not written: {aws.error_code(exc) or aws.http_status(exc)})"
+    try:
+        _write_marker(settings, run, execution, complete=complete, settled=False, summary=summary)
+    except ClientError as exc:
+        _unwritten(summary, "the cleanup marker could not be written (the recovery path may clean up again)", exc)
 
     last = final_attempt if final_attempt is not None else (attempt is not None and attempt >= CLEANUP_RETRIES)
     if ledger.retry_may_help and not last:
@@ -409,6 +433,16 @@ def cleanup(
         leftovers=ledger.leftovers,
         problems=ledger.problems,
     )
+
+
+def _release_claim(ledger: _Ledger, run: str, execution: ExecutionContext, settings: StackSettings) -> None:
+    if any(item.kind == "model-customization-job" for item in ledger.leftovers):
+        ledger.problems.append("the training claim was kept: a job of this run may still be running")
+        return
+    try:
+        ledger.actions.extend(claims.release(run, execution.id, settings))
+    except (ClientError, TransientAwsError) as exc:
+        ledger.problems.append(f"the training claim or queue entry could not be released ({ledger.failed(exc)})")
 
 
 def _quarantine(ledger: _Ledger, source: S3Location | None, settings: StackSettings, run: str) -> str | None:

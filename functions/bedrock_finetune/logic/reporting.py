@@ -55,6 +55,26 @@ def build_report(
         }
     if state.staged:
         report["dataset"]["staged"] = state.staged.model_dump(mode="json", by_alias=True)
+    claim = state.claim
+    if claim is not None and claim.duplicate_of:
+        # Not trained again: the same content and settings were trained (or are training) by that run.
+        report["duplicateOf"] = claim.duplicate_of
+        report["duplicate"] = {
+            "runId": claim.duplicate_of,
+            "executionArn": claim.duplicate_execution_arn,
+            "status": claim.duplicate_status,
+            "model": {"name": claim.duplicate_model_name, "arn": claim.duplicate_model_arn},
+            "fingerprint": claim.fingerprint,
+        }
+    elif claim is not None and claim.forced:
+        report["forced"] = True
+    if state.training is not None:
+        queue = state.training.queue
+        report["queue"] = {
+            "waitedSeconds": queue.waited_seconds,
+            "position": queue.initial_position,
+            "enqueuedAt": queue.enqueued_at,
+        }
     if state.job:
         report["job"] = {"arn": state.job.job_arn, "name": state.job.job_name}
         report["model"] = {"name": state.job.model_name}
@@ -110,7 +130,9 @@ def subject(report: dict[str, Any]) -> str:
     dataset = report.get("dataset") or {}
     name = dataset.get("source") or dataset.get("finalUri") or report.get("runId") or "run"
     name = str(name).rsplit("/", 1)[-1]
-    if report.get("outcome") == "SUCCEEDED":
+    if report.get("outcome") == "SUCCEEDED" and report.get("duplicateOf"):
+        text = f"bedrock-finetune SUCCEEDED (already trained, not trained again): {name}"
+    elif report.get("outcome") == "SUCCEEDED":
         text = f"bedrock-finetune SUCCEEDED: {name}"
     else:
         error = (report.get("error") or {}).get("error") or "error"
@@ -128,6 +150,19 @@ def message(report: dict[str, Any]) -> str:
     lines.append(f"Dataset now at: {dataset.get('finalUri') or dataset.get('note') or 'not known'}")
     if report.get("baseModelId"):
         lines.append(f"Base model: {report['baseModelId']} ({report.get('customizationType')})")
+    duplicate = report.get("duplicate") or {}
+    if duplicate:
+        earlier = duplicate.get("model") or {}
+        lines.append(
+            f"Not trained again: run {duplicate.get('runId')} ({duplicate.get('status')}) trained the same content "
+            f"with the same settings. Its model: {earlier.get('arn') or earlier.get('name')}"
+        )
+        lines.append('To train anyway, start again with "force": true in the run configuration.')
+    queue = report.get("queue") or {}
+    if queue.get("waitedSeconds"):
+        lines.append(
+            f"Waited {queue['waitedSeconds']} s for a training job slot (queue position {queue.get('position')})"
+        )
     model = report.get("model") or {}
     if model.get("arn"):
         lines.append(f"Custom model: {model['arn']}")

@@ -32,6 +32,7 @@ from bedrock_finetune.config import (
     describe_validation_error,
     is_s3_event,
     source_from_event,
+    utc_instant,
 )
 from bedrock_finetune.errors import ConfigInvalid
 from bedrock_finetune.hyperparameters import resolve_hyperparameters
@@ -47,8 +48,10 @@ def parse_overrides(raw: dict[str, Any], *, origin: str) -> RunOverrides:
 
 def resolve(raw: dict[str, Any], execution: ExecutionContext, settings: StackSettings, region: str) -> RunConfig:
     trigger: Trigger
+    dropped_at = utc_instant(execution.start_time)
     if is_s3_event(raw):
         trigger = "inbox"
+        dropped_at = utc_instant(raw.get("time")) or dropped_at
         source, head = _existing_event_object(source_from_event(raw))
         overrides = _metadata_overrides(head, source)
     else:
@@ -61,9 +64,10 @@ def resolve(raw: dict[str, Any], execution: ExecutionContext, settings: StackSet
         if aws.head_object(source) is None:
             raise ConfigInvalid(f"datasetUri: {source.uri} does not exist or is not readable by the workflow")
         overrides = RunOverrides.model_validate(console.model_dump(exclude={"dataset_uri"}))
-    return build_config(
+    config = build_config(
         source=source, trigger=trigger, overrides=overrides, execution=execution, settings=settings, region=region
     )
+    return config.model_copy(update={"dropped_at": dropped_at})
 
 
 def build_config(
@@ -126,6 +130,9 @@ def build_config(
         polling=settings.polling,
         model_name=overrides.model_name,
         validation_split_percent=split_percent,
+        stack_name=settings.stack_name,
+        force=bool(overrides.force),
+        started_at=utc_instant(execution.start_time),
     )
 
 

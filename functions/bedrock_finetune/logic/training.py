@@ -7,9 +7,11 @@ import io
 from datetime import UTC, datetime
 from typing import Any
 
+from botocore.exceptions import ClientError
+
 from bedrock_finetune import aws, naming
 from bedrock_finetune.config import PollingSettings, RunConfig
-from bedrock_finetune.errors import JobTimedOut
+from bedrock_finetune.errors import JobTimedOut, TrainingCapacityFull
 from bedrock_finetune.models import (
     JobInfo,
     JobMetrics,
@@ -19,8 +21,11 @@ from bedrock_finetune.models import (
     ValidateDatasetOutput,
 )
 
-MANAGED_BY = "bedrock-finetune"
+MANAGED_BY = naming.MANAGED_BY
 ACTIVE_STATUSES = frozenset({"InProgress", "Stopping"})
+#: CreateModelCustomizationJob's answer when the account's concurrent job quota is used up (botocore's bedrock model:
+#: "The number of requests exceeds the service quota. Resubmit your request later."): the run waits its turn.
+QUOTA_EXCEEDED = "ServiceQuotaExceededException"
 
 # Poll-interval floors and timeout ceilings. A Standard execution's history holds at most 25,000 events (Step
 # Functions quotas) and every poll costs 9 (PollJob 5, JobStatus 2, WaitForJob 2). With these values a job polled
@@ -48,15 +53,17 @@ def effective_polling(polling: PollingSettings) -> PollingSettings:
     )
 
 
-def tags(config: RunConfig, sha256: str) -> list[dict[str, str]]:
-    """Tags on every resource a run creates: Cleanup and people can find what belongs to which run."""
-    return [
-        {"key": "managed-by", "value": MANAGED_BY},
-        {"key": "run-id", "value": naming.tag_value(config.run_id)},
-        {"key": "execution-arn", "value": naming.tag_value(config.execution_arn)},
-        {"key": "dataset-sha256", "value": sha256},
-        {"key": "source-key", "value": naming.tag_value(config.source.key)},
-    ]
+def tags(config: RunConfig, sha256: str, *, keep: bool = False) -> list[dict[str, str]]:
+    """Tags on every resource a run creates (naming.run_tags): Cleanup, the reconciler and people can find what
+    belongs to which stack and run."""
+    return naming.run_tags(
+        run=config.run_id,
+        execution_arn=config.execution_arn,
+        sha256=sha256,
+        source_key=config.source.key,
+        stack=config.stack_name,
+        keep=keep,
+    )
 
 
 def create_job(
@@ -80,8 +87,13 @@ def create_job(
     }
     if staged.validation is not None:
         request["validationDataConfig"] = {"validators": [{"s3Uri": staged.validation.uri}]}
-    with aws.transient_errors():
-        response = aws.client("bedrock").create_model_customization_job(**request)
+    try:
+        with aws.transient_errors():
+            response = aws.client("bedrock").create_model_customization_job(**request)
+    except ClientError as exc:
+        if aws.error_code(exc) == QUOTA_EXCEEDED:
+            raise TrainingCapacityFull(f"CreateModelCustomizationJob answered {QUOTA_EXCEEDED}") from exc
+        raise
     return JobInfo(job_arn=response["jobArn"], job_name=job_name, model_name=model_name, output_s3_uri=output_uri)
 
 

@@ -62,6 +62,7 @@ __all__ = [
     "LocalBedrockBackend",
     "LocalBedrockSettings",
     "ResourceNotFoundException",
+    "ServiceQuotaExceededException",
     "ValidationException",
     "backend_for",
     "configure",
@@ -100,6 +101,9 @@ class LocalBedrockSettings(BaseModel):
     runtime_answer: Literal["normal", "empty"] = "normal"
     #: Rows per epoch in step_wise_training_metrics.csv (epochs come from the ``epochCount`` hyperparameter).
     steps_per_epoch: int = Field(default=4, ge=1, le=1000)
+    #: The account's concurrent model customization job quota: CreateModelCustomizationJob answers
+    #: ServiceQuotaExceededException while this many jobs are InProgress or Stopping.
+    job_quota: int = Field(default=2, ge=1, le=100)
 
 
 _settings = LocalBedrockSettings()
@@ -153,6 +157,13 @@ class ResourceNotFoundException(ServiceException):
 
 class ConflictException(ServiceException):
     code = "ConflictException"
+
+
+class ServiceQuotaExceededException(ServiceException):
+    """botocore's bedrock model: HTTP 400, sender fault, one member ``message`` ("The number of requests exceeds the
+    service quota. Resubmit your request later.")."""
+
+    code = "ServiceQuotaExceededException"
 
 
 # The model's JobName pattern backtracks exponentially on long runs of '-'; this one accepts the same strings.
@@ -576,6 +587,28 @@ def _csv(header: list[str], rows: list[list[Any]]) -> bytes:
     return buffer.getvalue().encode()
 
 
+#: How many attempts Bedrock makes at one S3 call of its own before the job fails (a service retries throttling and
+#: 5xx answers internally; the number is ours, AWS does not publish it).
+SERVICE_S3_ATTEMPTS = 3
+
+
+def _service_call_fault(service: str, operation: str) -> str | None:
+    """``--fault`` applies to Bedrock's own S3 calls too (it reads the data and writes the output for the workflow):
+    the error code that made the call fail, or None. Transient codes are retried up to SERVICE_S3_ATTEMPTS times,
+    each attempt one firing; any other code fails at once."""
+    from bedrock_finetune_local.aws import faults  # noqa: PLC0415 - faults import iam, which imports this module
+
+    code = None
+    for _ in range(SERVICE_S3_ATTEMPTS):
+        fault = faults.take_service_fault(service, operation)
+        if fault is None:
+            return None
+        code = fault.error_code
+        if not faults.is_transient_code(service, code):
+            break
+    return code
+
+
 def _split_s3_uri(uri: str) -> tuple[str, str]:
     bucket, _, key = uri.removeprefix("s3://").partition("/")
     return bucket, key
@@ -596,6 +629,9 @@ class LocalBedrockBackend(BedrockBackend):
         self.deployments: dict[str, Deployment] = {}
         self._tokens: dict[tuple[str, str], tuple[str, str]] = {}
         self._sequence = 0
+        #: The most jobs InProgress at once since the backend was created (jobs start InProgress, so the count can
+        #: only reach a new high when a job is created).
+        self.max_jobs_in_progress = 0
 
     @property
     def _url_module(self) -> Any:
@@ -703,6 +739,14 @@ class LocalBedrockBackend(BedrockBackend):
         }
         if model_name in taken:
             raise ConflictException(f"A custom model named {model_name} already exists or is being created.")
+        active = sum(1 for job in self.jobs.values() if job.status in ("InProgress", "Stopping"))
+        quota = current_settings().job_quota
+        if active >= quota:
+            # Bedrock's exact wording for this quota is not published; the code and shape are botocore's.
+            raise ServiceQuotaExceededException(
+                f"The number of requests exceeds the service quota: {active} model customization jobs are in "
+                f"progress and the account's quota of concurrent jobs is {quota}. Resubmit your request later."
+            )
         base_model_id, base_model_arn = self._resolve_base_model(params["baseModelIdentifier"])
         uris = [("trainingDataConfig", params["trainingDataConfig"].get("s3Uri"))]
         uris += [
@@ -735,6 +779,8 @@ class LocalBedrockBackend(BedrockBackend):
             last_modified_time=now,
         )
         self.jobs[job.arn] = job
+        in_progress = sum(1 for item in self.jobs.values() if item.status == "InProgress")
+        self.max_jobs_in_progress = max(self.max_jobs_in_progress, in_progress)
         self._tag(job.arn, params.get("jobTags"))
         return job.arn
 
@@ -848,6 +894,9 @@ class LocalBedrockBackend(BedrockBackend):
             denial = iam.service_role_denial(role_arn, "s3:GetObject", f"arn:aws:s3:::{bucket}/{key}", job.arn)
             if denial is not None:
                 return f"Insufficient permissions to read the data at {uri}: {denial}"
+            failed = _service_call_fault("s3", "GetObject")
+            if failed is not None:
+                return f"Bedrock could not read the data at {uri}: S3 answered {failed}."
         return None
 
     def _output_denial(self, job: Job, key: str) -> str | None:
@@ -856,7 +905,13 @@ class LocalBedrockBackend(BedrockBackend):
         if not iam.enforcing():
             return None
         bucket, _ = _split_s3_uri(job.request["outputDataConfig"]["s3Uri"])
-        return iam.service_role_denial(job.request["roleArn"], "s3:PutObject", f"arn:aws:s3:::{bucket}/{key}", job.arn)
+        denial = iam.service_role_denial(
+            job.request["roleArn"], "s3:PutObject", f"arn:aws:s3:::{bucket}/{key}", job.arn
+        )
+        if denial is not None:
+            return denial
+        failed = _service_call_fault("s3", "PutObject")
+        return None if failed is None else f"S3 answered {failed}"
 
     def _fail_job(self, job: Job, message: str, *, stage: str) -> None:
         now = _now()

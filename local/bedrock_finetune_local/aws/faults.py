@@ -250,6 +250,28 @@ def install() -> None:
     BotocoreStubber.__call__ = _intercept  # type: ignore[method-assign]
 
 
+def take_service_fault(service: str, operation: str) -> Fault | None:
+    """A fault for a call an AWS service makes for the workflow without botocore (the local Bedrock reading the
+    training data as the job's role): counted as one firing, like an HTTP attempt. Only while IAM is enforced (a
+    local run), as for every other workflow call."""
+    if not iam.enforcing():
+        return None
+    event_name = f"before-send.{_service_model(service).service_id.hyphenize()}.{operation}"
+    with _active_lock:
+        logs = list(_active)
+    for log in logs:
+        fault = log.take(event_name)
+        if fault is not None:
+            return fault
+    return None
+
+
+def is_transient_code(service: str, code: str) -> bool:
+    """Would a caller retry this answer? Throttling codes and 429/5xx statuses (as the fault's response has them)."""
+    status, _ = _status_and_wire_code(_service_model(service), code)
+    return status == 429 or status >= 500 or "Throttl" in code or code in {"SlowDown", "RequestTimeout"}
+
+
 def fired_counts() -> dict[str, int]:
     """Firings per fault text across every active :func:`inject_faults` block (for the CLI summary)."""
     with _active_lock:

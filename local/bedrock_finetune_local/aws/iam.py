@@ -179,6 +179,8 @@ class Denial:
 class Enforcement:
     grants: list[Grant] = field(default_factory=list)
     denials: list[Denial] = field(default_factory=list)
+    # (service, operation) of every call a workflow principal made (the fault matrix checks its coverage with it)
+    operations: set[tuple[str, str]] = field(default_factory=set)
     lock: threading.Lock = field(default_factory=threading.Lock)
 
 
@@ -395,6 +397,7 @@ def authorize(principal: Principal, call: Call, *, secure: bool = True) -> Verdi
             message = f"local IAM cannot build the resource of {need.action} for {call.operation}: {missing}"
             return _denied(principal, call, need.action, need.arn, message)
         context = dict(base)
+        context.update(_resource_tag_context(call.service, resource))
         for key, source in need.context:
             if source.startswith("="):
                 context[key] = source[1:]
@@ -404,6 +407,35 @@ def authorize(principal: Principal, call: Call, *, secure: bool = True) -> Verdi
         if verdict is not None:
             return verdict
     return _missing_object(principal, call, base)
+
+
+def _resource_tag_context(service: str, resource: str) -> dict[str, ContextValue]:
+    """``aws:ResourceTag/<key>`` of the resource a request acts on (Bedrock's job, provisioned-model and
+    custom-model-deployment resource types support the key: Service Authorization Reference). A resource that does
+    not exist has no tags, so a policy conditioned on them does not allow the call."""
+    if service != "bedrock" or ":bedrock:" not in resource:
+        return {}
+    from bedrock_finetune_local.aws import bedrock as local_bedrock  # noqa: PLC0415 - avoids an import cycle
+
+    parts = resource.split(":", 5)
+    if len(parts) < 6 or not parts[4] or "/" not in parts[5]:
+        return {}
+    kind, resource_id = parts[5].split("/", 1)
+    try:
+        backend = local_bedrock.backend_for(parts[4], parts[3])
+        # iam_actions names a job by the last part of its ARN (job ARNs hold the base model id before it).
+        arn = next(
+            (
+                known
+                for known in backend._list_arns()
+                if known == resource or (f":{kind}/" in known and known.endswith(f"/{resource_id}"))
+            ),
+            resource,
+        )
+        tags = backend.tagger.list_tags_for_resource(arn).get("Tags", [])
+    except Exception:
+        return {}
+    return {f"aws:ResourceTag/{item['Key']}": str(item["Value"]) for item in tags}
 
 
 def _decide(
@@ -515,6 +547,9 @@ def check(request: Any) -> Verdict | None:
             403 if call.service == "s3" else 400,
             f"The security token included in the request is invalid (local AWS: unknown access key {access_key})",
         )
+    if principal.kind != "admin":
+        with _enforcement.lock:
+            _enforcement.operations.add((call.service, call.operation))
     url = str(getattr(request, "url", "https://"))
     return authorize(principal, call, secure=url.startswith("https://"))
 

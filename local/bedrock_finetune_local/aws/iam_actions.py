@@ -86,6 +86,9 @@ _CUSTOM_MODEL = _BEDROCK + ":custom-model/{custom_model_id}"
 _FOUNDATION = "arn:aws:bedrock:{region}::foundation-model/{foundation_model_id}"
 
 
+_TABLE = "arn:aws:dynamodb:{region}:{account}:table/{TableName}"
+
+
 def _bedrock(action: str, resource_type: str, arn: str, **kw: Any) -> Need:
     return Need(f"bedrock:{action}", resource_type, arn, **kw)
 
@@ -166,6 +169,13 @@ TABLE: dict[tuple[str, str], tuple[Need, ...]] = {
         _bedrock("DeleteCustomModelDeployment", "custom-model-deployment", _DEPLOYMENT),
     ),
     ("bedrock", "ListCustomModelDeployments"): (Need("bedrock:ListCustomModelDeployments", None, STAR),),
+    # ListTagsForResource authorizes the tagged resource, whichever of its resource types it is.
+    ("bedrock", "ListTagsForResource"): (
+        _bedrock("ListTagsForResource", "model-customization-job", _JOB, when="tagged_model-customization-job"),
+        _bedrock("ListTagsForResource", "provisioned-model", _PT, when="tagged_provisioned-model"),
+        _bedrock("ListTagsForResource", "custom-model-deployment", _DEPLOYMENT, when="tagged_custom-model-deployment"),
+        _bedrock("ListTagsForResource", "custom-model", _CUSTOM_MODEL, when="tagged_custom-model"),
+    ),
     # --- Bedrock runtime --------------------------------------------------------------------------------------
     ("bedrock-runtime", "Converse"): (
         _bedrock("InvokeModel", "{invoked_type}", "{invoked_arn}"),
@@ -190,6 +200,13 @@ TABLE: dict[tuple[str, str], tuple[Need, ...]] = {
     ("stepfunctions", "ListExecutions"): (Need("states:ListExecutions", "stateMachine", "{stateMachineArn}"),),
     ("stepfunctions", "GetExecutionHistory"): (Need("states:GetExecutionHistory", "execution", "{executionArn}"),),
     ("sqs", "SendMessage"): (Need("sqs:SendMessage", "queue", "{queue_arn}"),),
+    # DynamoDB item operations → the action of the same name on the table (Service Authorization Reference, Amazon
+    # DynamoDB: PutItem, GetItem, UpdateItem, DeleteItem and Query take resource type "table").
+    ("dynamodb", "PutItem"): (Need("dynamodb:PutItem", "table", _TABLE),),
+    ("dynamodb", "GetItem"): (Need("dynamodb:GetItem", "table", _TABLE),),
+    ("dynamodb", "UpdateItem"): (Need("dynamodb:UpdateItem", "table", _TABLE),),
+    ("dynamodb", "DeleteItem"): (Need("dynamodb:DeleteItem", "table", _TABLE),),
+    ("dynamodb", "Query"): (Need("dynamodb:Query", "table", _TABLE),),
     ("sts", "GetCallerIdentity"): (),
 }
 
@@ -301,6 +318,18 @@ def _derive_bedrock(
 
     if "jobIdentifier" in params:
         values["job_id"] = resolve("model-customization-job", str(params["jobIdentifier"]))
+    if operation in {"ListTagsForResource", "TagResource", "UntagResource"} and "resourceARN" in params:
+        tagged = str(params["resourceARN"])
+        kind = tagged.split(":", 5)[5].split("/", 1)[0] if tagged.count(":") >= 5 else ""
+        ids = {
+            "model-customization-job": "job_id",
+            "provisioned-model": "provisioned_id",
+            "custom-model-deployment": "deployment_id",
+            "custom-model": "custom_model_id",
+        }
+        if kind in ids:
+            values[f"tagged_{kind}"] = "present"
+            values[ids[kind]] = tagged.split(f":{kind}/", 1)[1]
     if operation == "CreateModelCustomizationJob":
         values["job_id"] = "new-job"
         values["job_arn"] = f"arn:aws:bedrock:{region}:{values['account']}:model-customization-job/new-job"

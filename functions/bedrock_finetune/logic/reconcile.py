@@ -1,0 +1,354 @@
+"""Reconcile: the scheduled sweep that catches whatever every other path missed.
+
+Every resource a run creates carries tags (``naming.run_tags``): ``managed-by``, ``stack`` (this stack's name),
+``execution-arn`` and, for a deployment a run was asked to keep, ``keep=true``. Every few minutes (template.yaml's
+``ReconcileSchedule``) this sweep lists every job in progress, every provisioned throughput and every custom model
+deployment of the account and Region, and for each one
+
+* without this stack's ``managed-by`` and ``stack`` tags: touches nothing (only counts it);
+* tagged ``keep=true``: touches nothing;
+* whose execution still runs (RUNNING, or PENDING_REDRIVE: it may run again): leaves it to its run;
+* otherwise (the execution ended, or never existed): stops the job or deletes the throughput or deployment.
+
+This is what catches a job or throughput created by a Lambda that was still mid-call when its execution was aborted
+(AbortedRunCleanup had already looked), a Cleanup that gave up, a console action, or a permission removed later.
+
+It is idempotent and safe next to Cleanup: a resource that is already gone or no longer running when the sweep gets
+to it (ResourceNotFoundException, or a Stop of a job that just ended) is reported as ``already-ended``, never as a
+failure; a Delete that answers ConflictException (still Creating or Updating) is retried while the resource settles,
+as Cleanup does. Resources are listed *before* their executions are looked up, so a resource that exists when it is
+listed belongs to an execution that had started by then: one still running is seen running.
+
+What it did goes to ``reports/reconciler/<timestamp>.json`` and, when it stopped, deleted or failed to remove
+anything, to the notification topic. Nothing here reads or writes dataset content.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from botocore.exceptions import ClientError
+
+from bedrock_finetune import aws, naming
+from bedrock_finetune.config import StackSettings
+from bedrock_finetune.errors import ConfigInvalid, TransientAwsError
+from bedrock_finetune.logic import deployment as deployments
+from bedrock_finetune.logic import training
+from bedrock_finetune.logic.outcome import COSTS, remove_command
+from bedrock_finetune.models import (
+    DeploymentKind,
+    LeftoverKind,
+    NotifyOutput,
+    ReconcileAction,
+    ReconciledResource,
+    ReconcileOutput,
+)
+
+#: Statuses of an execution that may still create or use its resources (Step Functions API Reference,
+#: DescribeExecution ``status``; a PENDING_REDRIVE execution is redriven and runs again).
+LIVE_EXECUTION_STATUSES = frozenset({"RUNNING", "PENDING_REDRIVE"})
+#: Time one sweep may spend waiting for busy resources (the function's timeout is 900 s).
+WAIT_BUDGET_SECONDS = 600.0
+NO_EXECUTION = "none"
+_DEPLOYMENT_KIND: dict[LeftoverKind, DeploymentKind] = {
+    "provisioned-throughput": "provisioned",
+    "custom-model-deployment": "on-demand",
+}
+_NAMES: dict[LeftoverKind, str] = {
+    "model-customization-job": "job",
+    "provisioned-throughput": "provisioned throughput",
+    "custom-model-deployment": "custom model deployment",
+}
+
+
+@dataclass(frozen=True)
+class Listed:
+    kind: LeftoverKind
+    arn: str
+    status: str
+
+
+def _list_jobs() -> list[Listed]:
+    """Jobs InProgress only: a Stopping job is already being stopped, an ended one costs nothing."""
+    paginator = aws.client("bedrock").get_paginator("list_model_customization_jobs")
+    return [
+        Listed("model-customization-job", item["jobArn"], str(item.get("status")))
+        for page in paginator.paginate(statusEquals="InProgress")
+        for item in page.get("modelCustomizationJobSummaries", [])
+    ]
+
+
+def _list_throughputs() -> list[Listed]:
+    paginator = aws.client("bedrock").get_paginator("list_provisioned_model_throughputs")
+    return [
+        Listed("provisioned-throughput", item["provisionedModelArn"], str(item.get("status")))
+        for page in paginator.paginate()
+        for item in page.get("provisionedModelSummaries", [])
+    ]
+
+
+def _list_deployments() -> list[Listed]:
+    paginator = aws.client("bedrock").get_paginator("list_custom_model_deployments")
+    return [
+        Listed("custom-model-deployment", item["customModelDeploymentArn"], str(item.get("status")))
+        for page in paginator.paginate()
+        for item in page.get("modelDeploymentSummaries", [])
+    ]
+
+
+_LISTERS: tuple[tuple[LeftoverKind, Callable[[], list[Listed]]], ...] = (
+    ("model-customization-job", _list_jobs),
+    ("provisioned-throughput", _list_throughputs),
+    ("custom-model-deployment", _list_deployments),
+)
+
+
+def _reason(exc: Exception) -> str:
+    if isinstance(exc, ClientError):
+        return f"{getattr(exc, 'operation_name', 'call')} answered {aws.error_code(exc) or aws.http_status(exc)}"
+    return str(exc) if isinstance(exc, TransientAwsError) else type(exc).__name__
+
+
+@dataclass
+class _Sweep:
+    settings: StackSettings
+    wait: aws.BusyWait
+    examined: int = 0
+    not_ours: int = 0
+    kept: list[str] = field(default_factory=list)
+    running: list[str] = field(default_factory=list)
+    acted: list[ReconciledResource] = field(default_factory=list)
+    problems: list[str] = field(default_factory=list)
+    _running_tags: set[str] | None = None
+
+    # --- whose is it, and does its run still run? -------------------------------------------------------------------
+    def execution_status(self, execution_arn: str | None) -> str:
+        """The execution's status, or NO_EXECUTION when the tag is missing or names no execution."""
+        if not execution_arn:
+            return NO_EXECUTION
+        status = aws.execution_status(execution_arn)
+        if status is not None:
+            return status
+        # The tag holds the ARN reduced to the characters Bedrock accepts in tag values (naming.tag_value): for an
+        # execution name with other characters it names nothing. Such an execution is found among the running ones.
+        if self._running_tags is None:
+            arns = aws.running_executions(self.settings.state_machine_arn) if self.settings.state_machine_arn else []
+            self._running_tags = {naming.tag_value(arn) for arn in arns}
+        return "RUNNING" if execution_arn in self._running_tags else NO_EXECUTION
+
+    def examine(self, listed: Listed) -> None:
+        self.examined += 1
+        try:
+            tags = aws.bedrock_tags(listed.arn)
+        except (ClientError, TransientAwsError) as exc:
+            self.problems.append(f"{_NAMES[listed.kind]} {listed.arn}: its tags could not be read ({_reason(exc)})")
+            return
+        if tags is None:
+            return  # gone since it was listed
+        if not naming.belongs_to_stack(tags, self.settings.stack_name):
+            self.not_ours += 1
+            return
+        if naming.is_kept(tags):
+            self.kept.append(listed.arn)
+            return
+        execution = tags.get(naming.TAG_EXECUTION) or None
+        try:
+            status = self.execution_status(execution)
+        except (ClientError, TransientAwsError) as exc:
+            # Never remove what a run may still be using: unknown counts as running, and is reported.
+            self.problems.append(
+                f"{_NAMES[listed.kind]} {listed.arn}: left alone, the status of its execution {execution} could not "
+                f"be read ({_reason(exc)})"
+            )
+            return
+        if status in LIVE_EXECUTION_STATUSES:
+            self.running.append(listed.arn)
+            return
+        action, detail, now = self.remove(listed)
+        self.acted.append(
+            ReconciledResource(
+                kind=listed.kind,
+                arn=listed.arn,
+                run_id=tags.get(naming.TAG_RUN_ID),
+                execution_arn=execution,
+                execution_status=status,
+                status=now,
+                action=action,
+                detail=detail,
+                cost=COSTS[listed.kind],
+            )
+        )
+
+    # --- stop or delete ---------------------------------------------------------------------------------------------
+    def remove(self, listed: Listed) -> tuple[ReconcileAction, str, str]:
+        """(what happened, a sentence, the resource's status afterwards)."""
+        if listed.kind == "model-customization-job":
+            return self._stop(listed.arn)
+        return self._delete(_DEPLOYMENT_KIND[listed.kind], listed.arn)
+
+    def _stop(self, arn: str) -> tuple[ReconcileAction, str, str]:
+        try:
+            done = training.stop_job(arn, self.wait)
+        except (ClientError, TransientAwsError) as exc:
+            status = self._job_status(arn)
+            if status not in ("InProgress", "unknown"):
+                # Stopped or ended meanwhile (Cleanup got there first): nothing runs.
+                return "already-ended", f"the job is {status}", status
+            return "failed", f"could not stop it: {_reason(exc)}", status
+        if done is None or not done.startswith("stopped"):
+            status = self._job_status(arn)
+            return "already-ended", f"the job is {status}", status
+        return "stopped", done, "Stopping"
+
+    def _job_status(self, arn: str) -> str:
+        try:
+            with aws.transient_errors():
+                return str(aws.client("bedrock").get_model_customization_job(jobIdentifier=arn).get("status"))
+        except (ClientError, TransientAwsError) as exc:
+            if isinstance(exc, ClientError) and aws.is_not_found(exc):
+                return "gone"
+            return "unknown"
+
+    def _delete(self, kind: DeploymentKind, arn: str) -> tuple[ReconcileAction, str, str]:
+        try:
+            deleted = deployments.delete(kind, arn, self.wait)
+        except (ClientError, TransientAwsError) as exc:
+            status = getattr(exc, "status", None) or self._deployment_status(kind, arn)
+            if status == "gone":
+                return "already-ended", "deleted meanwhile (by Cleanup or a person)", "gone"
+            return "failed", f"could not delete it: {_reason(exc)}", status
+        if not deleted:
+            return "already-ended", "deleted meanwhile (by Cleanup or a person)", "gone"
+        return "deleted", f"deleted {deployments.KIND_NAMES[kind]} {arn}", "gone"
+
+    def _deployment_status(self, kind: DeploymentKind, arn: str) -> str:
+        try:
+            return deployments.status(kind, arn) or "gone"
+        except (ClientError, TransientAwsError):
+            return "unknown"
+
+
+def reconcile(settings: StackSettings, scheduled_time: str | None = None) -> ReconcileOutput:
+    """One sweep (see the module docstring)."""
+    if not settings.stack_name:
+        raise ConfigInvalid("function environment: STACK_NAME is not set; the reconciler touches only tagged resources")
+    started = datetime.now(UTC)
+    sweep = _Sweep(
+        settings,
+        aws.BusyWait(
+            initial_seconds=settings.deployment_poll_initial_seconds,
+            max_seconds=settings.deployment_poll_max_seconds,
+            budget_seconds=WAIT_BUDGET_SECONDS,
+        ),
+    )
+    # Every List first (each on its own: one failing is reported and the others go on), then the executions.
+    listed: list[Listed] = []
+    for kind, lister in _LISTERS:
+        try:
+            with aws.transient_errors():
+                listed.extend(lister())
+        except (ClientError, TransientAwsError) as exc:
+            sweep.problems.append(f"{_NAMES[kind]}s were not checked: {_reason(exc)}")
+    for item in listed:
+        sweep.examine(item)
+
+    removed = [item for item in sweep.acted if item.action != "already-ended"]
+    notification = None
+    if removed:
+        try:
+            notification = _notify(settings, sweep.acted)
+        except (ClientError, TransientAwsError) as exc:
+            sweep.problems.append(f"the notification could not be sent: {_reason(exc)}")
+    report_uri = None
+    if sweep.acted or sweep.problems:
+        moment = started.strftime("%Y-%m-%dT%H-%M-%SZ")
+        key = naming.reconciler_report_key(moment)
+        report = _report(settings, started, scheduled_time, sweep, notification)
+        aws.put_json(settings.bucket_name, key, json.dumps(report, indent=2))
+        report_uri = f"s3://{settings.bucket_name}/{key}"
+    return ReconcileOutput(
+        stack=settings.stack_name,
+        started_at=started.isoformat(),
+        examined=sweep.examined,
+        not_ours=sweep.not_ours,
+        kept=sweep.kept,
+        running=sweep.running,
+        acted=sweep.acted,
+        problems=sweep.problems,
+        report_uri=report_uri,
+        notification=notification,
+    )
+
+
+def _report(
+    settings: StackSettings,
+    started: datetime,
+    scheduled_time: str | None,
+    sweep: _Sweep,
+    notification: NotifyOutput | None,
+) -> dict[str, Any]:
+    return {
+        "stack": settings.stack_name,
+        "scheduledTime": scheduled_time,
+        "startedAt": started.isoformat(),
+        "finishedAt": datetime.now(UTC).isoformat(),
+        "examined": sweep.examined,
+        "notOurs": sweep.not_ours,
+        "kept": sweep.kept,
+        "running": sweep.running,
+        "acted": [
+            {
+                **item.model_dump(mode="json", by_alias=True),
+                **({"command": remove_command(item.kind, item.arn)} if item.action == "failed" else {}),
+            }
+            for item in sweep.acted
+        ],
+        "problems": sweep.problems,
+        "notification": notification.model_dump(mode="json", by_alias=True) if notification else None,
+    }
+
+
+def _subject(acted: list[ReconciledResource]) -> str:
+    counts: dict[str, int] = {}
+    for item in acted:
+        if item.action in ("stopped", "deleted"):
+            label = f"{item.action} {_NAMES[item.kind]}"
+            counts[label] = counts.get(label, 0) + 1
+    parts = [f"{label} x{count}" for label, count in counts.items()]
+    failed = sum(1 for item in acted if item.action == "failed")
+    if failed:
+        parts.append(f"{failed} NOT removed")
+    return f"bedrock-finetune reconciler: {', '.join(parts)}"[:100]
+
+
+def _message(settings: StackSettings, acted: list[ReconciledResource]) -> str:
+    lines = [
+        f"The reconciler of stack {settings.stack_name} found resources of runs that no longer run "
+        "(their executions ended without removing them, or never existed).",
+        "",
+    ]
+    for item in acted:
+        lines.append(f"- {_NAMES[item.kind]} {item.arn}")
+        lines.append(f"  run {item.run_id or '(unknown)'}, execution {item.execution_arn or '(none)'}")
+        lines.append(f"  execution status {item.execution_status}; {item.action}: {item.detail}")
+        if item.action == "failed":
+            lines.append(f"  STILL THERE ({item.status}): {item.cost}")
+            lines.append(f"  remove it with: {remove_command(item.kind, item.arn)}")
+    lines += ["", f"Report: s3://{settings.bucket_name}/reports/reconciler/"]
+    return "\n".join(lines)
+
+
+def _notify(settings: StackSettings, acted: list[ReconciledResource]) -> NotifyOutput:
+    title = _subject(acted)
+    with aws.transient_errors():
+        response = aws.client("sns").publish(
+            TopicArn=settings.topic_arn,
+            Subject=title,
+            Message=_message(settings, acted),
+            MessageAttributes={"outcome": {"DataType": "String", "StringValue": "RECONCILED"}},
+        )
+    return NotifyOutput(message_id=response["MessageId"], subject=title)
