@@ -291,7 +291,9 @@ def _demo_duplicates_and_queue(sample: Path) -> bool:
         "\n4. Two datasets dropped at once, each inbox event delivered twice, a quota of 1 training job: the duplicate"
         " deliveries start nothing new, and the second run waits for the first one's job slot"
     )
-    options = runner.RunOptions(dataset=first, extra_datasets=[second], deliveries=2, job_quota=1)
+    # The first job takes 8 polls, so the second run reaches its job request while the only slot is busy (with the
+    # default 2 polls the first job may already be done when the second run arrives, and nothing waits).
+    options = runner.RunOptions(dataset=first, extra_datasets=[second], deliveries=2, job_quota=1, job_polls=8)
     result = runner.run_many(options, on_state=_state_printer([first, second]))
     print_many(result, [first, second])
     queued = [line for run in result.runs for line in run.timeline if line.name.startswith("WaitForTraining")]

@@ -166,3 +166,14 @@ def test_nothing_is_enforced_outside_a_local_run(bucket: None) -> None:
     role_with(GET_OBJECT)
     # Then even a role session's call is not evaluated
     assert as_role("s3").list_objects_v2(Bucket=BUCKET)["KeyCount"] == 1
+
+
+def test_a_call_whose_parameters_match_no_row_of_the_table_is_denied_not_allowed(enforced: None) -> None:
+    # Given a role allowed everything in Bedrock, asking for the tags of a resource type the table has no row for
+    role_with({"Effect": "Allow", "Action": "bedrock:*", "Resource": "*"})
+    agent = f"arn:aws:bedrock:{REGION}:{ACCOUNT}:agent/ABCDEFGHIJ"
+
+    # Then the local IAM refuses rather than allowing silently, and says why
+    code, _, message = error_of(lambda: as_role("bedrock").list_tags_for_resource(resourceARN=agent))
+    assert code == "AccessDeniedException"
+    assert "no authorization rule" in message

@@ -386,11 +386,13 @@ def authorize(principal: Principal, call: Call, *, secure: bool = True) -> Verdi
         call.service, call.operation, call.params, region=call.region, account=principal.account, lookup=_lookup
     )
     base = _base_context(principal, call, secure)
+    applied = 0
     for need in needs:
         if need.when and need.when not in values:
             continue
         if need.unless and need.unless in values:
             continue
+        applied += 1
         try:
             resource = need.arn.format_map(values)
         except KeyError as missing:
@@ -406,6 +408,14 @@ def authorize(principal: Principal, call: Call, *, secure: bool = True) -> Verdi
         verdict = _decide(principal, call, need.action, resource, context)
         if verdict is not None:
             return verdict
+    if needs and not applied:
+        # Every row is conditional and none matched (e.g. ListTagsForResource of a resource type the table does not
+        # know): never allow silently.
+        message = (
+            f"User: {principal.arn} is not authorized to perform: {call.service}:{call.operation} "
+            "(local IAM has no authorization rule for these parameters: add it to iam_actions.TABLE)"
+        )
+        return _denied(principal, call, f"{call.service}:{call.operation}", "*", message)
     return _missing_object(principal, call, base)
 
 
