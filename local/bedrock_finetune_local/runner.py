@@ -509,17 +509,7 @@ def _run_result(
 
 
 def admin_client(service: str) -> Any:
-    """A client with the account administrator's keys, whatever a handler running in another thread has put in the
-    process environment (the Lambda seam sets its role's keys there while it runs)."""
-    return boto3.client(service, region_name=stack.REGION, **_ADMIN_KEYS)
-
-
-# The local account's administrator (local IAM does not restrict it); fake keys that never reach a real account.
-_ADMIN_KEYS = {
-    "aws_access_key_id": local_iam.ADMIN_ACCESS_KEY,
-    "aws_secret_access_key": "testing",
-    "aws_session_token": "testing",
-}
+    return local_iam.admin_client(service, stack.REGION)
 
 
 def fire_reconciler(deployed: stack.Stack, denials_before: int) -> dict[str, Any] | None:

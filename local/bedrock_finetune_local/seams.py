@@ -51,7 +51,7 @@ from moto.stepfunctions.parser.backend.execution import BaseExecutionWorkerCommu
 from moto.stepfunctions.parser.models import StepFunctionsParserBackend
 
 from bedrock_finetune import aws as lambda_aws
-from bedrock_finetune_local.aws import iam
+from bedrock_finetune_local.aws import faults, iam
 
 _LOCK = threading.RLock()
 _installed = False
@@ -234,8 +234,7 @@ def _deliver(target_arn: str, send: Callable[[], Any]) -> None:
         except ClientError as exc:
             status = int(exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0) or 0)
             code = str(exc.response.get("Error", {}).get("Code", ""))
-            transient = status == 429 or status >= 500 or "Throttl" in code or code == "TooManyRequestsException"
-            if not transient or attempt == TARGET_DELIVERY_ATTEMPTS:
+            if not faults.is_transient_answer(status, code) or attempt == TARGET_DELIVERY_ATTEMPTS:
                 failed_deliveries.append({"target": target_arn, "error": code, "message": str(exc)})
                 return
 
@@ -261,16 +260,8 @@ def _stop_execution(self: StepFunctionsParserBackend, execution_arn: str, *args:
 
 
 def _service_client(service: str, region: str) -> Any:
-    """A client for what AWS does on its own (events it emits): the account's administrator credentials, so the
-    caller's role (a handler's environment) never applies to it."""
-    return boto3.client(service, region_name=region, **_ADMIN_CLIENT_KWARGS)
-
-
-_ADMIN_CLIENT_KWARGS = {
-    "aws_access_key_id": iam.ADMIN_ACCESS_KEY,
-    "aws_secret_access_key": "testing",
-    "aws_session_token": "testing",
-}
+    """A client for what AWS does on its own (events it emits): the administrator, never a handler's role."""
+    return iam.admin_client(service, region)
 
 
 def _state_machine_client(region: str, service: str, state_credentials: Any = None) -> Any:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import json
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -96,3 +97,26 @@ def completed_model(bedrock: Any, dataset: None) -> Callable[..., str]:
         return str(job["outputModelArn"])
 
     return run
+
+
+def lambda_role(name: str, *statements: dict[str, Any]) -> str:
+    """Create a role Lambda may assume, with one inline policy of ``statements``; its ARN."""
+    iam_client = client("iam")
+    trust = {
+        "Version": "2012-10-17",
+        "Statement": [
+            {"Effect": "Allow", "Principal": {"Service": "lambda.amazonaws.com"}, "Action": "sts:AssumeRole"}
+        ],
+    }
+    arn = iam_client.create_role(RoleName=name, AssumeRolePolicyDocument=json.dumps(trust))["Role"]["Arn"]
+    policy = {"Version": "2012-10-17", "Statement": list(statements)}
+    iam_client.put_role_policy(RoleName=name, PolicyName="p", PolicyDocument=json.dumps(policy))
+    return str(arn)
+
+
+def client_as(role_arn: str, service: str) -> Any:
+    """A client that calls as a session of ``role_arn`` (what a Lambda handler with that role would use)."""
+    from bedrock_finetune_local.aws import iam
+
+    credentials = iam.role_credentials(role_arn, "test-session")
+    return boto3.client(service, region_name=REGION, config=NO_RETRIES, **credentials.as_client_kwargs())

@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator
 from typing import Any
 
@@ -14,7 +13,7 @@ from botocore.exceptions import ClientError
 
 from bedrock_finetune_local.aws import iam
 
-from .conftest import ACCOUNT, BUCKET, REGION, client
+from .conftest import ACCOUNT, BUCKET, REGION, client_as, lambda_role
 
 ROLE = "caller"
 ROLE_ARN = f"arn:aws:iam::{ACCOUNT}:role/{ROLE}"
@@ -34,21 +33,11 @@ def enforced(bucket: None) -> Iterator[None]:
 
 
 def role_with(*statements: dict[str, Any]) -> None:
-    iam_client = client("iam")
-    trust = {
-        "Version": "2012-10-17",
-        "Statement": [
-            {"Effect": "Allow", "Principal": {"Service": "lambda.amazonaws.com"}, "Action": "sts:AssumeRole"}
-        ],
-    }
-    iam_client.create_role(RoleName=ROLE, AssumeRolePolicyDocument=json.dumps(trust))
-    policy = {"Version": "2012-10-17", "Statement": list(statements)}
-    iam_client.put_role_policy(RoleName=ROLE, PolicyName="p", PolicyDocument=json.dumps(policy))
+    lambda_role(ROLE, *statements)
 
 
 def as_role(service: str) -> Any:
-    credentials = iam.role_credentials(ROLE_ARN, "test-session")
-    return boto3.client(service, region_name=REGION, config=NO_RETRIES, **credentials.as_client_kwargs())
+    return client_as(ROLE_ARN, service)
 
 
 def error_of(call: Any) -> tuple[str, int, str]:

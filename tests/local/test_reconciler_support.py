@@ -3,11 +3,9 @@ local IAM that evaluates ``aws:ResourceTag/<key>`` conditions against a Bedrock 
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator
 from typing import Any
 
-import boto3
 import pytest
 from botocore.config import Config
 from botocore.exceptions import ClientError
@@ -16,7 +14,7 @@ from bedrock_finetune_local import aws
 from bedrock_finetune_local.aws import bedrock as local_bedrock
 from bedrock_finetune_local.aws import iam
 
-from .conftest import ACCOUNT, REGION, client, job_request
+from .conftest import ACCOUNT, REGION, client_as, job_request, lambda_role
 
 ROLE = "sweeper"
 ROLE_ARN = f"arn:aws:iam::{ACCOUNT}:role/{ROLE}"
@@ -60,37 +58,25 @@ def test_the_local_bedrock_counts_the_most_jobs_in_progress_at_once(bedrock: Any
 @pytest.fixture
 def sweeper() -> Iterator[None]:
     """A role that may read tags of, and delete, only throughputs tagged stack=mine and not keep=true."""
-    iam_client = client("iam")
-    trust = {
-        "Version": "2012-10-17",
-        "Statement": [
-            {"Effect": "Allow", "Principal": {"Service": "lambda.amazonaws.com"}, "Action": "sts:AssumeRole"}
-        ],
-    }
-    iam_client.create_role(RoleName=ROLE, AssumeRolePolicyDocument=json.dumps(trust))
-    policy = {
-        "Version": "2012-10-17",
-        "Statement": [
-            {"Effect": "Allow", "Action": "bedrock:ListTagsForResource", "Resource": [PT]},
-            {
-                "Effect": "Allow",
-                "Action": "bedrock:DeleteProvisionedModelThroughput",
-                "Resource": [PT],
-                "Condition": {
-                    "StringEquals": {"aws:ResourceTag/stack": "mine"},
-                    "StringNotEqualsIgnoreCase": {"aws:ResourceTag/keep": "true"},
-                },
+    lambda_role(
+        ROLE,
+        {"Effect": "Allow", "Action": "bedrock:ListTagsForResource", "Resource": [PT]},
+        {
+            "Effect": "Allow",
+            "Action": "bedrock:DeleteProvisionedModelThroughput",
+            "Resource": [PT],
+            "Condition": {
+                "StringEquals": {"aws:ResourceTag/stack": "mine"},
+                "StringNotEqualsIgnoreCase": {"aws:ResourceTag/keep": "true"},
             },
-        ],
-    }
-    iam_client.put_role_policy(RoleName=ROLE, PolicyName="p", PolicyDocument=json.dumps(policy))
+        },
+    )
     with iam.enforce():
         yield
 
 
 def as_sweeper() -> Any:
-    credentials = iam.role_credentials(ROLE_ARN, "test-session")
-    return boto3.client("bedrock", region_name=REGION, config=NO_RETRIES, **credentials.as_client_kwargs())
+    return client_as(ROLE_ARN, "bedrock")
 
 
 def throughput(bedrock: Any, name: str, tags: dict[str, str]) -> str:

@@ -84,6 +84,7 @@ class Account:
 def local_account(
     *,
     job_quota: int = 2,
+    job_polls: int = 2,
     parameters: dict[str, str] | None = None,
     edit: Callable[[dict[str, Any]], None] | None = None,
 ) -> Iterator[Account]:
@@ -92,7 +93,9 @@ def local_account(
     )
     log_file = Path(tempfile.mkdtemp(prefix="exactly-once-")) / "lambda.log"
     with runner.local_aws_session(options, log_file) as deployed:
-        local_bedrock.configure(local_bedrock.current_settings(), job_quota=job_quota)
+        local_bedrock.configure(
+            local_bedrock.current_settings(), job_quota=job_quota, job_polls_to_finish=job_polls
+        )
         yield Account(
             deployed=deployed,
             log_file=log_file,
@@ -173,7 +176,9 @@ def test_the_same_content_under_two_keys_trains_once_and_force_trains_again() ->
 
 
 def test_five_datasets_at_once_with_a_quota_of_two_all_succeed_in_drop_order() -> None:
-    with local_account(job_quota=2) as account:
+    # Jobs of 8 polls: the first two are still training while the others reach the queue (with 2 polls they may end
+    # before a later drop is staged, and then nothing needs to wait)
+    with local_account(job_quota=2, job_polls=8) as account:
         # Given five different datasets dropped at once and Bedrock's concurrent job quota of 2
         keys = [f"inbox/dataset-{index}.jsonl" for index in range(5)]
         for index, key in enumerate(keys):

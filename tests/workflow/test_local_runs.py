@@ -15,23 +15,13 @@ from bedrock_finetune_local import runner, seams
 from bedrock_finetune_local.aws import bedrock as local_bedrock
 from bedrock_finetune_local.cli import main
 
+from .test_cli_local import JSON_KEYS
+
 ROOT = Path(__file__).resolve().parents[2]
 VALID = ROOT / "events" / "datasets" / "support-chat.jsonl"
 BROKEN = ROOT / "events" / "datasets" / "support-chat-broken.jsonl"
-RUN_KEYS = {
-    "status",
-    "states",
-    "error",
-    "resources",
-    "dataset",
-    "report",
-    "notifications",
-    "faults_fired",
-    "access_denied",
-    "executions_started",
-    "max_concurrent_jobs",
-    "reconciler",
-}
+# One run's JSON object has the same keys as a single-dataset `local run --json`.
+RUN_KEYS = JSON_KEYS
 MANY_KEYS = {"status", "runs", "executions_started", "max_concurrent_jobs", "reconciler", "resources"}
 NO_DEPLOYMENT = {"deployment": {"mode": "none"}}
 

@@ -277,11 +277,8 @@ class _Ledger:
 
 def _job_status(arn: str) -> str:
     try:
-        with aws.transient_errors():
-            return str(aws.client("bedrock").get_model_customization_job(jobIdentifier=arn).get("status"))
-    except (ClientError, TransientAwsError) as exc:
-        if isinstance(exc, ClientError) and aws.is_not_found(exc):
-            return "Stopped"
+        return training.job_status(arn) or "Stopped"
+    except (ClientError, TransientAwsError):
         return "unknown (its status could not be read)"
 
 

@@ -206,11 +206,8 @@ class _Sweep:
 
     def _job_status(self, arn: str) -> str:
         try:
-            with aws.transient_errors():
-                return str(aws.client("bedrock").get_model_customization_job(jobIdentifier=arn).get("status"))
-        except (ClientError, TransientAwsError) as exc:
-            if isinstance(exc, ClientError) and aws.is_not_found(exc):
-                return "gone"
+            return training.job_status(arn) or "gone"
+        except (ClientError, TransientAwsError):
             return "unknown"
 
     def _delete(self, kind: DeploymentKind, arn: str) -> tuple[ReconcileAction, str, str]:

@@ -160,6 +160,18 @@ def _metrics_file(bucket: str, key: str | None, column: str) -> MetricsFile | No
     return MetricsFile(key=key, rows=len(rows), final_loss=final_loss)
 
 
+def job_status(arn: str) -> str | None:
+    """The job's status, or None when it no longer exists (as ``deployment.status`` for deployments); throttling
+    becomes TransientAwsError, other errors propagate."""
+    try:
+        with aws.transient_errors():
+            return str(aws.client("bedrock").get_model_customization_job(jobIdentifier=arn).get("status"))
+    except ClientError as exc:
+        if aws.is_not_found(exc):
+            return None
+        raise
+
+
 def stop_job(arn: str, wait: aws.BusyWait) -> str | None:
     """Stop the job if it is still running; what was done, or None when it had already ended.
 

@@ -266,10 +266,20 @@ def take_service_fault(service: str, operation: str) -> Fault | None:
     return None
 
 
+def is_transient_answer(status: int, code: str) -> bool:
+    """Would an AWS service retry this answer from another one? Throttling codes and 429/5xx statuses."""
+    return (
+        status == 429
+        or status >= 500
+        or "Throttl" in code
+        or code in {"SlowDown", "RequestTimeout", "TooManyRequestsException"}
+    )
+
+
 def is_transient_code(service: str, code: str) -> bool:
-    """Would a caller retry this answer? Throttling codes and 429/5xx statuses (as the fault's response has them)."""
+    """:func:`is_transient_answer` for an injected fault's code (its status as the fault's response has it)."""
     status, _ = _status_and_wire_code(_service_model(service), code)
-    return status == 429 or status >= 500 or "Throttl" in code or code in {"SlowDown", "RequestTimeout"}
+    return is_transient_answer(status, code)
 
 
 def fired_counts() -> dict[str, int]:

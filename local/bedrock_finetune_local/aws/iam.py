@@ -73,6 +73,18 @@ class Credentials:
         }
 
 
+#: The local account administrator's (fake) keys: what the runner and AWS's own doings (events it emits) call with.
+ADMIN_CREDENTIALS = Credentials(ADMIN_ACCESS_KEY, "testing", "testing")
+
+
+def admin_client(service: str, region: str) -> Any:
+    """A client with the administrator's keys, whatever a handler running in another thread has put in the process
+    environment (the Lambda seam sets its role's keys there while it runs)."""
+    import boto3  # noqa: PLC0415 - only the local runner and seams need clients here
+
+    return boto3.client(service, region_name=region, **ADMIN_CREDENTIALS.as_client_kwargs())
+
+
 _principals: dict[str, Principal] = {}
 _principals_lock = threading.Lock()
 
