@@ -93,9 +93,7 @@ def local_account(
     )
     log_file = Path(tempfile.mkdtemp(prefix="exactly-once-")) / "lambda.log"
     with runner.local_aws_session(options, log_file) as deployed:
-        local_bedrock.configure(
-            local_bedrock.current_settings(), job_quota=job_quota, job_polls_to_finish=job_polls
-        )
+        local_bedrock.configure(local_bedrock.current_settings(), job_quota=job_quota, job_polls_to_finish=job_polls)
         yield Account(
             deployed=deployed,
             log_file=log_file,
