@@ -76,16 +76,21 @@ class LocalContext:
 
 @contextmanager
 def _environment(variables: dict[str, str]) -> Iterator[None]:
-    saved = {key: os.environ.get(key) for key in variables}
-    os.environ.update(variables)
+    """The handler's environment: a new ``os.environ`` object (the process's plus the function's variables) swapped
+    in for the invocation and swapped back after it, never the shared one changed in place. Other threads (the
+    interpreter's executions, the local Bedrock) keep reading the mapping they hold: botocore iterates
+    ``os.environ`` whenever it creates a client (proxy settings), and a key added and removed by a handler meanwhile
+    made that iteration raise KeyError."""
+    saved = os.environ
+    data = dict(saved._data)  # type: ignore[attr-defined]  # os._Environ's storage, already encoded
+    for key, value in variables.items():
+        data[saved.encodekey(key)] = saved.encodevalue(value)
+    # The same class as os.environ; the swap is the point (B003: nothing is meant to be cleared).
+    os.environ = os._Environ(data, saved.encodekey, saved.decodekey, saved.encodevalue, saved.decodevalue)  # noqa: B003
     try:
         yield
     finally:
-        for key, value in saved.items():
-            if value is None:
-                os.environ.pop(key, None)
-            else:
-                os.environ[key] = value
+        os.environ = saved  # noqa: B003
 
 
 @functools.cache

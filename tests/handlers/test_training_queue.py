@@ -8,7 +8,7 @@ import pytest
 
 from bedrock_finetune.config import RunConfig, StackSettings
 from bedrock_finetune.errors import TrainingCapacityFull, TrainingQueueTimedOut
-from bedrock_finetune.logic import queue, training
+from bedrock_finetune.logic import claims, queue, training
 from bedrock_finetune.logic.validate_dataset import validate
 from bedrock_finetune.models import StageDatasetOutput, ValidateDatasetOutput
 from bedrock_finetune_local.aws import bedrock as local_bedrock
@@ -153,3 +153,60 @@ def test_the_local_bedrock_answers_service_quota_exceeded_above_its_job_quota(ac
     assert again.job_arn in {
         j["jobArn"] for j in account.bedrock.list_model_customization_jobs()["modelCustomizationJobSummaries"]
     }
+
+
+def test_a_run_still_validating_holds_its_place_so_a_later_drop_cannot_overtake_it(
+    account: Account, settings: StackSettings
+) -> None:
+    # Given a free job slot, a run dropped first that registered its place (ResolveConfig) and is still validating,
+    # and a run dropped one second later that is ready to train
+    local_bedrock.configure(job_quota=2)
+    first, second = dropped(account, "a", 0), dropped(account, "b", 1)
+    assert claims.register(first[0], settings, now=T0)
+
+    # When the later run asks for a slot
+    answer = start(second, settings, T0 + timedelta(seconds=5))
+
+    # Then it waits behind the earlier drop, although Bedrock has room
+    assert (answer.status, answer.queue.position, answer.queue.reason) == ("Queued", 2, "ahead")
+    # And once the earlier run asks, it gets its job first, then the later one
+    assert start(first, settings, T0 + timedelta(seconds=6)).status == "Created"
+    assert start(second, settings, T0 + timedelta(seconds=7)).status == "Created"
+
+
+def test_a_registered_run_waits_from_its_first_request_and_leaves_when_it_fails_or_is_a_duplicate(
+    account: Account, settings: StackSettings
+) -> None:
+    # Given two runs that registered their places, and a third one dropped after them
+    local_bedrock.configure(job_quota=2)
+    failing, duplicate, later = dropped(account, "a", 0), dropped(account, "b", 1), dropped(account, "c", 2)
+    for run in (failing, duplicate, later):
+        assert claims.register(run[0], settings, now=T0)
+    # (registering twice, as a retried ResolveConfig does, holds the same place)
+    assert not claims.register(failing[0], settings, now=T0 + timedelta(seconds=1))
+
+    # When the first fails in validation (Cleanup releases the run) and the second turns out to be a duplicate
+    # (Finalize gives up its place)
+    assert "left the training queue" in claims.release(failing[0].run_id, failing[0].execution_arn, settings)
+    assert queue.leave(settings.training_table_name, queue.queue_key(duplicate[0]), duplicate[0].execution_arn)
+
+    # Then the later run is first in line, and its wait counts from its own first request, not from ResolveConfig
+    answer = start(later, settings, T0 + timedelta(minutes=30))
+    assert answer.status == "Created"
+    assert answer.queue.waited_seconds == 0
+    assert answer.queue.initial_position == 1
+
+
+def test_a_run_that_died_while_validating_blocks_the_queue_no_longer_than_its_preparation_allowance(
+    account: Account, settings: StackSettings
+) -> None:
+    # Given a run that registered its place and died before asking for a slot (no Cleanup, no recovery)
+    local_bedrock.configure(job_quota=2)
+    settings = settings.model_copy(update={"training_queue_timeout_hours": 1})
+    dead, alive = dropped(account, "a", 0), dropped(account, "b", 1)
+    claims.register(dead[0], settings, now=T0)
+
+    # When a later run asks within the allowance, it waits; after the allowance and the queue timeout, it goes first
+    allowance = timedelta(seconds=queue.PREPARATION_ALLOWANCE_SECONDS + 3600)
+    assert start(alive, settings, T0 + allowance - timedelta(seconds=60)).status == "Queued"
+    assert start(alive, settings, T0 + allowance + timedelta(seconds=1)).status == "Created"

@@ -101,6 +101,8 @@ PERMISSIONS = [
     # EventBridge (events.amazonaws.com) may invoke the starter: the function's resource policy (a Lambda permission).
     Permission("InboxStarterFunctionInboxJsonlPermission", "lambda:InvokeFunction", "inbox", None),
     # Same content and settings train once: the claim, the training queue, the claim marked SUCCEEDED.
+    # Every run holds its place in the training queue from ResolveConfig on (strict drop order).
+    Permission("ResolveConfigFunctionRole", "dynamodb:PutItem", "inbox", "ResolveConfig"),
     Permission("ClaimTrainingFunctionRole", "dynamodb:PutItem", "inbox", "ClaimTraining"),
     Permission("CreateCustomizationJobFunctionRole", "dynamodb:PutItem", "inbox", "CreateCustomizationJob"),
     Permission("CreateCustomizationJobFunctionRole", "dynamodb:Query", "inbox", "CreateCustomizationJob"),

@@ -3,15 +3,24 @@
 from bedrock_finetune import aws
 from bedrock_finetune.config import StackSettings
 from bedrock_finetune.handlers._step import logger, step
+from bedrock_finetune.logic import claims
 from bedrock_finetune.logic.resolve_config import resolve
 from bedrock_finetune.models import ResolveConfigInput, ResolveConfigOutput
 
 
 @step(ResolveConfigInput)
 def handler(event: ResolveConfigInput) -> ResolveConfigOutput:
-    config = resolve(event.input, event.execution, StackSettings.from_environ(), aws.region())
+    settings = StackSettings.from_environ()
+    config = resolve(event.input, event.execution, settings, aws.region())
+    # The run holds its place in the training queue from here, in drop order (logic/queue.py).
+    registered = claims.register(config, settings)
     logger.info(
         "config resolved",
-        extra={"trigger": config.trigger, "base_model_id": config.base_model_id, "mode": config.deployment.mode},
+        extra={
+            "trigger": config.trigger,
+            "base_model_id": config.base_model_id,
+            "mode": config.deployment.mode,
+            "queue_place_registered": registered,
+        },
     )
     return ResolveConfigOutput(config=config)

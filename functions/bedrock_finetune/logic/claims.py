@@ -82,6 +82,35 @@ def claim_lifetime_seconds(config: RunConfig, settings: StackSettings) -> int:
     )
 
 
+def register(config: RunConfig, settings: StackSettings, now: datetime | None = None) -> bool:
+    """ResolveConfig: record the run (so Cleanup and the recovery path find its queue entry) and hold its place in
+    the training queue, in drop order. False when the stack has no table (a handler test) or the place was held."""
+    table = settings.training_table_name
+    if not table:
+        return False
+    now = now or datetime.now(UTC)
+    _record_run(table, config, now, fingerprint_=None, claimed=False)
+    return queue.register(config, settings, now)
+
+
+def _record_run(table: str, config: RunConfig, now: datetime, *, fingerprint_: str | None, claimed: bool) -> None:
+    """The run's own record: what Cleanup (and the recovery path, which has no state) needs to release the claim and
+    leave the queue."""
+    pk, sk = run_key(config.run_id)
+    record: dict[str, Any] = {
+        "pk": pk,
+        "sk": sk,
+        "runId": config.run_id,
+        "executionArn": config.execution_arn,
+        "claimed": claimed,
+        "queueKey": queue.queue_key(config),
+        "expiresAt": _epoch(now) + RUN_RECORD_DAYS * 86400,
+    }
+    if fingerprint_:
+        record["fingerprint"] = fingerprint_
+    aws.put_new_item(table, record, replace_if="executionArn = :me", values={":me": config.execution_arn})
+
+
 def claim(
     config: RunConfig, staged: StageDatasetOutput, settings: StackSettings, now: datetime | None = None
 ) -> ClaimTrainingOutput:
@@ -89,24 +118,7 @@ def claim(
     now = now or datetime.now(UTC)
     fp = fingerprint(config, staged)
     me = {":me": config.execution_arn}
-    # The run's own record: what Cleanup (and the recovery path, which has no state) needs to release the claim and
-    # leave the queue.
-    pk, sk = run_key(config.run_id)
-    aws.put_new_item(
-        table,
-        {
-            "pk": pk,
-            "sk": sk,
-            "runId": config.run_id,
-            "executionArn": config.execution_arn,
-            "fingerprint": fp,
-            "claimed": not config.force,
-            "queueKey": queue.queue_key(config),
-            "expiresAt": _epoch(now) + RUN_RECORD_DAYS * 86400,
-        },
-        replace_if="executionArn = :me",
-        values=me,
-    )
+    _record_run(table, config, now, fingerprint_=fp, claimed=not config.force)
     if config.force:
         return ClaimTrainingOutput(fingerprint=fp, claimed=False, forced=True)
     pk, sk = claim_key(fp)

@@ -31,7 +31,7 @@ from pydantic import ValidationError
 from bedrock_finetune import aws, naming
 from bedrock_finetune.config import INBOX_PREFIX, S3Location, StackSettings, is_s3_event, source_from_event
 from bedrock_finetune.errors import CleanupIncomplete, TransientAwsError
-from bedrock_finetune.logic import claims, training
+from bedrock_finetune.logic import claims, queue, training
 from bedrock_finetune.logic import deployment as deployments
 from bedrock_finetune.logic.reporting import build_report, message, subject
 from bedrock_finetune.models import (
@@ -165,6 +165,9 @@ def finalize(state: RunState, execution: ExecutionContext, settings: StackSettin
         # The claim now stands for a trained model: the same content and settings will not train again.
         model_arn = state.job_status.model_arn if state.job_status else None
         claims.complete(state.claim, state.config, model_arn, settings)
+    if state.config is not None and state.job is None and settings.training_table_name:
+        # A run that never asked for a job slot (a duplicate of a trained run) gives up its place in the queue.
+        queue.leave(settings.training_table_name, queue.queue_key(state.config), state.config.execution_arn)
     final_uri, _ = move_dataset(dataset_source(state, execution), settings, run, "processed/")
     report = build_report(state, execution, outcome="SUCCEEDED", dataset_uri=final_uri)
     return ReportOutput(report=report, report_uri=_write_report(settings, run, report, None), dataset_uri=final_uri)

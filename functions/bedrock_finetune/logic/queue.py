@@ -4,8 +4,13 @@ Bedrock limits the model customization jobs that run at once per account; above 
 answers ServiceQuotaExceededException ("The number of requests exceeds the service quota. Resubmit your request
 later.", botocore's bedrock model). Here that answer means *wait*, never failure:
 
-* every run about to create its job enters the queue: an item ``pk="queue"``, ``sk=<drop time>#<start time>#<run>``
-  in the training table (written once, conditionally; later rounds read it back from the same request);
+* every run takes its place in the queue as soon as its configuration is resolved (ResolveConfig, ``register``): an
+  item ``pk="queue"``, ``sk=<drop time>#<start time>#<run>`` in the training table, written once, conditionally. A
+  run still validating or staging its dataset therefore already holds its place, and a later drop cannot overtake it
+  (strict drop order). When the run first asks for a slot it *enters* the queue: ``enqueuedAt`` is set and its wait
+  is measured from there (later rounds read the entry back from the same conditional request);
+* a run that ends without asking for a slot (invalid dataset, a duplicate of a trained run, any failure) leaves the
+  queue in Finalize or Cleanup (``leave``), and the recovery path does the same for an execution that died;
 * the queue is read in sort-key order (one strongly consistent Query of one partition): only the first run (position
   1) asks Bedrock for a job, so jobs are created in drop order; on ServiceQuotaExceededException it stays first;
 * a run that may not create its job yet answers ``Queued`` with ``waitSeconds``, and the state machine's
@@ -36,6 +41,11 @@ QUEUE_PARTITION = "queue"
 MIN_QUEUE_POLL_MAX_SECONDS = 900
 MAX_QUEUE_TIMEOUT_HOURS = 48
 ENTRY_TTL_MARGIN_SECONDS = 24 * 3600
+#: How long a registered run may take from ResolveConfig to its first request for a slot before the others stop
+#: waiting for it: ValidateDataset and StageDataset each run for at most 15 minutes (their Lambda timeout, the
+#: maximum) and are tried at most 4 times by the state machine (template.yaml, statemachine/finetune.asl.json), with
+#: backoff: 2 h bounds it. Only a run that died without Cleanup and without the recovery path is ever held that long.
+PREPARATION_ALLOWANCE_SECONDS = 2 * 3600
 
 
 def queue_key(config: RunConfig) -> str:
@@ -53,6 +63,24 @@ def next_wait(waited: float, settings: StackSettings, remaining: float) -> int:
     cap = max(MIN_QUEUE_POLL_MAX_SECONDS, settings.queue_poll_max_seconds, initial)
     # Never sleep far past the deadline: the next round then raises TrainingQueueTimedOut.
     return max(1, min(training.next_wait(waited, initial, cap), int(remaining) + 1))
+
+
+def register(config: RunConfig, settings: StackSettings, now: datetime | None = None) -> bool:
+    """Hold the run's place in the queue from the moment its configuration is known (ResolveConfig); False when the
+    place was already held (a retried step)."""
+    table = settings.training_table_name
+    now = now or datetime.now(UTC)
+    deadline = int(now.timestamp()) + PREPARATION_ALLOWANCE_SECONDS + timeout_seconds(settings)
+    entry = {
+        "pk": QUEUE_PARTITION,
+        "sk": queue_key(config),
+        "runId": config.run_id,
+        "executionArn": config.execution_arn,
+        "registeredAt": now.isoformat(),
+        "deadline": deadline,
+        "expiresAt": deadline + ENTRY_TTL_MARGIN_SECONDS,
+    }
+    return aws.put_new_item(table, entry) is None
 
 
 def leave(table: str, key: str, execution_arn: str) -> bool:
@@ -115,19 +143,21 @@ def start_training(
 
 
 def _enter(table: str, key: str, config: RunConfig, now: datetime, timeout: int) -> dict[str, Any]:
-    """The run's queue entry: written on the first round, read back (from the same conditional request) later."""
+    """The run's queue entry, entered (``enqueuedAt``) on the first round: the place registered by ResolveConfig, or
+    a new one for a run registered by nobody (an execution started before ResolveConfig registered places). Later
+    rounds read it back from the same conditional request."""
     deadline = int(now.timestamp()) + timeout
-    entry = {
-        "pk": QUEUE_PARTITION,
-        "sk": key,
-        "runId": config.run_id,
-        "executionArn": config.execution_arn,
-        "enqueuedAt": now.isoformat(),
-        "deadline": deadline,
-        "expiresAt": deadline + ENTRY_TTL_MARGIN_SECONDS,
-    }
+    entered = {"enqueuedAt": now.isoformat(), "deadline": deadline, "expiresAt": deadline + ENTRY_TTL_MARGIN_SECONDS}
+    entry = {"pk": QUEUE_PARTITION, "sk": key, "runId": config.run_id, "executionArn": config.execution_arn, **entered}
     existing = aws.put_new_item(table, entry)
-    return entry if existing is None else existing
+    if existing is None:
+        return entry
+    if existing.get("enqueuedAt") or existing.get("executionArn") != config.execution_arn:
+        return existing
+    aws.update_item(
+        table, QUEUE_PARTITION, key, entered, only_if="executionArn = :me", values={":me": config.execution_arn}
+    )
+    return {**existing, **entered}
 
 
 def _position(table: str, key: str, now: datetime) -> int:
