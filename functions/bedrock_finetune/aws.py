@@ -88,6 +88,10 @@ def error_code(exc: ClientError) -> str:
     return str(exc.response.get("Error", {}).get("Code", ""))
 
 
+def error_message(exc: ClientError) -> str:
+    return str(exc.response.get("Error", {}).get("Message", ""))
+
+
 def is_not_found(exc: ClientError) -> bool:
     return error_code(exc) in NOT_FOUND_CODES
 

@@ -75,6 +75,27 @@ class SmokeTestInput(CamelModel):
     compare_with_base: bool | None = None
 
 
+#: At most this many values per sweep stage and stages per sweep: a sweep multiplies the training bill.
+MAX_SWEEP_VALUES = 8
+MAX_SWEEP_STAGES = 4
+
+
+class SweepVary(CamelModel):
+    """One stage of a sweep: train one job per value of ``parameter``, every other hyperparameter fixed."""
+
+    parameter: str = Field(min_length=1)
+    values: list[str | int | float] = Field(min_length=1, max_length=MAX_SWEEP_VALUES)
+
+
+class SweepInput(CamelModel):
+    """``"sweep": {"vary": [...], "keepAll": false}``: one hyperparameter at a time, stage after stage, each stage
+    with the best value of the stages before it (logic/sweep.py)."""
+
+    vary: list[SweepVary] = Field(min_length=1, max_length=MAX_SWEEP_STAGES)
+    #: Keep the custom models of the variants that did not win (by default they are deleted once the winner is known).
+    keep_all: bool = False
+
+
 class RunOverrides(CamelModel):
     """Every console field except ``datasetUri``: the per-file override and the CLI's ``--config``."""
 
@@ -88,6 +109,7 @@ class RunOverrides(CamelModel):
     validation_split_percent: int | None = Field(default=None, ge=0, le=50)
     #: Train even when a run with the same content and settings already succeeded or is still running.
     force: bool | None = None
+    sweep: SweepInput | None = None
 
     @field_validator("model_name")
     @classmethod
@@ -101,6 +123,31 @@ class ConsoleInput(RunOverrides):
     """The input of an execution started from the Step Functions console (or the CLI's ``--via console``)."""
 
     dataset_uri: str
+
+
+class ExcludeRecords(CamelModel):
+    """Records to leave out of a retrain: by 1-based line of the original training file, or by the sha256 of a
+    record's line (its bytes without the line ending, as ``sha256sum`` of the line prints it)."""
+
+    lines: list[Annotated[int, Field(ge=1)]] | None = Field(default=None, min_length=1, max_length=100_000)
+    sha256: list[Annotated[str, Field(pattern=r"^[0-9a-f]{64}$")]] | None = Field(
+        default=None, min_length=1, max_length=100_000
+    )
+
+    @field_validator("sha256", mode="before")
+    @classmethod
+    def _lower(cls, value: Any) -> Any:
+        return [str(item).lower() for item in value] if isinstance(value, list) else value
+
+
+class RetrainInput(RunOverrides):
+    """``{"retrainFrom": "<run id>", "excludeRecords": {...}, "swapDeployment": true}``: train again from an earlier
+    run's staged data without some records, with its base model, type and hyperparameters (overridable), and move
+    its kept deployment to the new model in place."""
+
+    retrain_from: str = Field(min_length=1, max_length=80)
+    exclude_records: ExcludeRecords
+    swap_deployment: bool = False
 
 
 # --- the stack's defaults (environment of every function) ------------------------------------------------------------
@@ -190,6 +237,37 @@ class SmokeTestSettings(CamelModel):
     compare_with_base: bool
 
 
+class SweepStagePlan(CamelModel):
+    parameter: str
+    values: list[str]
+
+
+class SweepPlan(CamelModel):
+    stages: list[SweepStagePlan]
+    keep_all: bool = False
+
+
+class RetrainPlan(CamelModel):
+    """What ResolveConfig found about the earlier run a retrain starts from (its report), for PrepareRetrainDataset
+    and SwapDeployment."""
+
+    from_run: str
+    from_model_arn: str | None
+    #: The earlier run's staged training data; with a split, its validation part and the seed that chose it, so the
+    #: original file's line order can be rebuilt.
+    staged_train: S3Location
+    staged_split_validation: S3Location | None = None
+    split_seed: str | None = None
+    split_validation_records: int = 0
+    original_records: int
+    exclude_lines: list[int] = Field(default_factory=list)
+    exclude_sha256: list[str] = Field(default_factory=list)
+    swap_deployment: bool = False
+    #: The earlier run's kept deployment (moved to the new model after its smoke test when ``swap_deployment``).
+    deployment_arn: str | None = None
+    deployment_mode: Literal["provisioned", "on-demand"] | None = None
+
+
 class RunConfig(CamelModel):
     run_id: str
     execution_arn: str
@@ -217,6 +295,13 @@ class RunConfig(CamelModel):
     dropped_at: str | None = None
     #: The execution's start time, UTC ISO 8601 with microseconds.
     started_at: str | None = None
+    #: The sweep to run instead of one job (values checked against the model's ranges, as canonical strings).
+    sweep: SweepPlan | None = None
+    #: Set on the configuration of one sweep variant (``s<stage>v<index>``): its job, model, output prefix, request
+    #: token and queue place are its own.
+    variant: str | None = None
+    #: A retrain of an earlier run without some records (ResolveConfig from ``retrainFrom``).
+    retrain: RetrainPlan | None = None
 
 
 def is_s3_event(raw: dict[str, Any]) -> bool:

@@ -76,6 +76,14 @@ class TrainingQueueTimedOut(WorkflowError):
     """The run waited for a free training job slot longer than the stack's TrainingQueueTimeoutHours."""
 
 
+class SweepStageFailed(WorkflowError):
+    """Every variant of a sweep stage failed: there is no best value to go on with."""
+
+
+class RetireRefused(WorkflowError):
+    """A model (or what serves it) is tagged keep, or is not this stack's: nothing was deleted."""
+
+
 class CleanupIncomplete(WorkflowError):
     """Cleanup could not remove everything; the notification lists what is left."""
 

@@ -178,6 +178,151 @@ class JobStatusOutput(CamelModel):
     metrics: JobMetrics | None = None
 
 
+# --- SweepStage -------------------------------------------------------------------------------------------------------
+class SweepVariantPlan(CamelModel):
+    """One job of a sweep stage: the run's configuration with this variant's hyperparameters and names."""
+
+    variant: str
+    value: str
+    hyper_parameters: dict[str, str]
+    config: RunConfig
+
+
+class SweepNextStage(CamelModel):
+    index: int
+    parameter: str
+    variants: list[SweepVariantPlan]
+
+
+class SweepVariantResult(CamelModel):
+    variant: str
+    value: str
+    hyper_parameters: dict[str, str]
+    status: str
+    training_loss: float | None = None
+    validation_loss: float | None = None
+    model_arn: str | None = None
+    job_arn: str | None = None
+    message: str | None = None
+
+
+class SweepStageResult(CamelModel):
+    index: int
+    parameter: str
+    variants: list[SweepVariantResult]
+    #: The winning value of the stage (fixed in the stages after it).
+    best: str
+    best_variant: str
+
+
+class SweepWinner(CamelModel):
+    variant: str
+    hyper_parameters: dict[str, str]
+    training_loss: float | None = None
+    validation_loss: float | None = None
+    model_arn: str | None = None
+    job: JobInfo
+    job_status: JobStatusOutput
+
+
+class SweepState(CamelModel):
+    """``$.sweep``: the stages done, the stage to train next (None once the winner is known), the winner."""
+
+    #: "validation": best = lowest final validation loss; "training" when a variant has no validation loss (the model
+    #: takes no validation data).
+    loss_used: Literal["validation", "training"] | None = None
+    stages: list[SweepStageResult] = Field(default_factory=list)
+    next: SweepNextStage | None = None
+    winner: SweepWinner | None = None
+    deleted_models: list[str] = Field(default_factory=list)
+    kept_models: list[str] = Field(default_factory=list)
+    #: Models of losing variants that could not be deleted, with the reason (they cost storage until deleted).
+    undeleted_models: list[str] = Field(default_factory=list)
+
+
+class VariantOutcome(CamelModel):
+    """One iteration of TrainSweepVariants: the variant's job and its final status."""
+
+    variant: str
+    job: JobInfo
+    job_status: JobStatusOutput
+
+
+class SweepStageInput(CamelModel):
+    config: RunConfig
+    sweep: SweepState | None = None
+    results: list[VariantOutcome] = Field(default_factory=list)
+
+
+# --- PrepareRetrainDataset / SwapDeployment ---------------------------------------------------------------------------
+class ExcludedRecord(CamelModel):
+    """A record left out of a retrain: where it was and its hash, never its text."""
+
+    line: int
+    sha256: str
+
+
+class RetrainDatasetOutput(CamelModel):
+    source: S3Location
+    records_before: int
+    records_after: int
+    excluded: list[ExcludedRecord]
+
+
+class PrepareRetrainInput(CamelModel):
+    config: RunConfig
+
+
+class SwapStatus(CamelModel):
+    """SwapDeployment: the earlier run's kept deployment moving to the new model (``Updating``) or moved
+    (``Swapped``)."""
+
+    status: Literal["Updating", "Swapped"]
+    deployment_arn: str
+    mode: DeploymentKind
+    from_model_arn: str | None
+    to_model_arn: str
+    started_at: str
+    elapsed_seconds: int = 0
+    wait_seconds: int = 0
+
+
+class SwapDeploymentInput(CamelModel):
+    config: RunConfig
+    job_status: JobStatusOutput
+    swap: SwapStatus | None = None
+
+
+# --- RetireModel ------------------------------------------------------------------------------------------------------
+class RetireInput(CamelModel):
+    """The retire state machine's input: ``{"retire": "<run id or custom model ARN>", "force": false}``."""
+
+    retire: str = Field(min_length=1, max_length=2048)
+    #: Retire even what is tagged keep.
+    force: bool = False
+
+
+class RetireModelInput(CamelModel):
+    input: dict[str, Any]
+    execution: ExecutionContext
+
+
+class RetiredModel(CamelModel):
+    arn: str
+    #: False when the model was already gone.
+    deleted: bool
+    #: The provisioned throughputs and deployments deleted first (they served the model).
+    deleted_servers: list[str] = Field(default_factory=list)
+
+
+class RetireOutput(CamelModel):
+    run_id: str | None
+    models: list[RetiredModel]
+    report_uri: str
+    subject: str
+    message: str
+
+
 # --- DeployModel / PollDeployment / ReleaseDeployment --------------------------------------------------------------
 class DeployModelInput(CamelModel):
     config: RunConfig
@@ -260,6 +405,9 @@ class RunState(BaseModel):
     deployment: DeploymentInfo | None = None
     deployment_status: DeploymentStatusOutput | None = Field(default=None, alias="deploymentStatus")
     smoke_test: SmokeTestOutput | None = Field(default=None, alias="smokeTest")
+    sweep: SweepState | None = None
+    retrain_dataset: RetrainDatasetOutput | None = Field(default=None, alias="retrainDataset")
+    swap: SwapStatus | None = None
     release: ReleaseDeploymentOutput | None = None
     error: CaughtError | None = None
     cleanup_error: CaughtError | None = Field(default=None, alias="cleanupError")

@@ -55,9 +55,11 @@ def dataset_name(key: str) -> str:
     return cleaned or "dataset"
 
 
-def resource_name(dataset: str, execution_arn: str, prefix: str = "") -> str:
-    """``<prefix><dataset>-<runhash>``: fits Bedrock's job, model, throughput and deployment name patterns."""
-    suffix = f"-{run_hash(execution_arn)}"
+def resource_name(dataset: str, execution_arn: str, prefix: str = "", variant: str | None = None) -> str:
+    """``<prefix><dataset>-<runhash>`` (a sweep variant's: ``<prefix><dataset>-<variant>-<runhash>``): fits Bedrock's
+    job, model, throughput and deployment name patterns. The run hash is always there: Cleanup finds the run's
+    resources by it (``nameContains``)."""
+    suffix = f"-{variant}-{run_hash(execution_arn)}" if variant else f"-{run_hash(execution_arn)}"
     head = f"{prefix}{dataset}"[: MAX_NAME - len(suffix)].strip("-_")
     return f"{head}{suffix}"
 
@@ -96,8 +98,8 @@ def report_key(run: str, name: str) -> str:
     return f"reports/{run}/{name}"
 
 
-def output_prefix(run: str) -> str:
-    return f"outputs/{run}/"
+def output_prefix(run: str, variant: str | None = None) -> str:
+    return f"outputs/{run}/{variant}/" if variant else f"outputs/{run}/"
 
 
 def tag_value(value: str) -> str:

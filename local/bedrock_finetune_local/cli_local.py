@@ -67,6 +67,16 @@ def register(subparsers: Any) -> None:
         metavar="SERVICE:Operation=ErrorCode[*N]",
         help="make an AWS operation answer an error code (first N calls, or all); repeatable",
     )
+    run.add_argument(
+        "--then",
+        type=Path,
+        action="append",
+        default=[],
+        metavar="FILE",
+        help="after the executions above ended, start the execution FILE describes in the same local account: "
+        '{"stateMachine": "<logical id in template.yaml>", "input": {...}}, where {{run.N.runId}}, '
+        "{{run.N.modelArn}} and {{run.N.deploymentArn}} name earlier executions (0-based); repeatable, in order",
+    )
     run.add_argument("--json", action="store_true", help="print exactly one JSON object")
     run.set_defaults(func=_run_command)
 
@@ -95,6 +105,19 @@ def _load_config(path: Path | None) -> dict[str, Any] | None:
         raise UsageError(f"--config {path}: must hold a JSON object")
     if "datasetUri" in value:
         raise UsageError(f"--config {path}: datasetUri comes from --dataset, remove it")
+    return value
+
+
+def _load_then(path: Path) -> dict[str, Any]:
+    try:
+        value = json.loads(path.read_text())
+    except (OSError, json.JSONDecodeError) as exc:
+        raise UsageError(f"--then {path}: {exc}") from exc
+    if not isinstance(value, dict) or not isinstance(value.get("input", {}), dict):
+        raise UsageError(f'--then {path}: must hold {{"stateMachine": "<logical id>", "input": {{...}}}}')
+    unknown = set(value) - {"stateMachine", "input"}
+    if unknown:
+        raise UsageError(f"--then {path}: unknown field(s) {', '.join(sorted(unknown))}")
     return value
 
 
@@ -192,20 +215,32 @@ def _run_command(args: argparse.Namespace) -> int:
         faults=list(args.fault),
         deliveries=args.deliveries,
         job_quota=args.job_quota,
+        then=[_load_then(path) for path in args.then],
     )
     several = len(datasets) > 1
-    if args.json:
-        result = runner.run_many(options)
-        print(json.dumps(result.to_json() if several else result.runs[0].to_json(), default=str))
-    else:
-        names = ", ".join(str(dataset) for dataset in datasets)
-        print(f"Local run of {names} via {args.via} (real state machine, real handlers, moto):")
-        result = runner.run_many(options, on_state=_state_printer(datasets))
-        print_many(result, datasets)
+    try:
+        if args.json:
+            result = runner.run_many(options)
+            if options.then:
+                full = result.to_json()
+                print(json.dumps({key: full[key] for key in ("status", "runs", "resources")}, default=str))
+            else:
+                print(json.dumps(result.to_json() if several else result.runs[0].to_json(), default=str))
+        else:
+            names = ", ".join(str(dataset) for dataset in datasets)
+            print(f"Local run of {names} via {args.via} (real state machine, real handlers, moto):")
+            labels = [str(dataset) for dataset in datasets] + [
+                f"{step.get('stateMachine') or 'FineTuneStateMachine'} ({path.name})"
+                for step, path in zip(options.then, args.then, strict=True)
+            ]
+            result = runner.run_many(options, on_state=_state_printer(labels))
+            print_many(result, labels)
+    except runner.ChainError as exc:
+        raise UsageError(str(exc)) from exc
     return 0 if result.status == "SUCCEEDED" else 1
 
 
-def _state_printer(datasets: list[Path]) -> Any:
+def _state_printer(datasets: list[Path] | list[str]) -> Any:
     """One line per state; with several datasets each line says which run it belongs to."""
 
     def on_state(index: int, line: runner.StateLine) -> None:
@@ -214,7 +249,7 @@ def _state_printer(datasets: list[Path]) -> Any:
     return on_state
 
 
-def print_many(result: runner.MultiRunResult, datasets: list[Path], stream: TextIO | None = None) -> None:
+def print_many(result: runner.MultiRunResult, datasets: list[Path] | list[str], stream: TextIO | None = None) -> None:
     stream = stream or sys.stdout
     for index, run in enumerate(result.runs):
         if len(result.runs) > 1:
@@ -273,6 +308,7 @@ def _demo_command(args: argparse.Namespace) -> int:
         print_summary(result)
         as_expected &= result.status == expected
     as_expected &= _demo_duplicates_and_queue(datasets / "support-chat.jsonl")
+    as_expected &= _demo_iterate(datasets / "support-chat.jsonl")
     print("\nDemo finished: every scenario ended as expected." if as_expected else "\nDemo: UNEXPECTED outcome.")
     return 0 if as_expected else 1
 
@@ -303,3 +339,51 @@ def _demo_duplicates_and_queue(sample: Path) -> bool:
     )
     print(f"  Queued:         {len(queued)} wait(s) for a free job slot")
     return result.status == "SUCCEEDED" and result.executions_started == len(result.runs)
+
+
+def _demo_iterate(sample: Path) -> bool:
+    """The how-to's loop: a two-stage sweep keeps the best of each hyperparameter and deploys only the winner; a
+    retrain without three records moves the kept deployment to the new model in place; the old model is retired."""
+    from bedrock_finetune.logic.reporting import sweep_lines  # noqa: PLC0415
+    from bedrock_finetune_local import runner  # noqa: PLC0415
+
+    print(
+        "\n5. Iterate: a two-stage sweep (learning rate, then epochs) deploys only the best variant; a retrain without"
+        " records 2, 5 and 7 moves that deployment to the new model in place; the old model is retired"
+    )
+    sweep = {
+        "vary": [
+            {"parameter": "learningRate", "values": [1e-6, 1e-5, 1e-4]},
+            {"parameter": "epochCount", "values": [1, 3, 5]},
+        ]
+    }
+    then: list[dict[str, Any]] = [
+        {"input": {"retrainFrom": "{{run.0.runId}}", "excludeRecords": {"lines": [2, 5, 7]}, "swapDeployment": True}},
+        {"stateMachine": "RetireStateMachine", "input": {"retire": "{{run.0.modelArn}}"}},
+    ]
+    options = runner.RunOptions(
+        dataset=sample,
+        key="inbox/support-chat-sweep.jsonl",
+        config={"sweep": sweep, "deployment": {"mode": "on-demand", "keep": True}},
+        then=then,
+    )
+    labels = ["sweep", "retrain", "retire"]
+    result = runner.run_many(options, on_state=_state_printer(labels))
+    swept, retrained, retired = result.runs
+    for line in sweep_lines((swept.report or {}).get("sweep") or {}):
+        print(f"  {line}")
+    deployment = ((swept.report or {}).get("deployment") or {}).get("arn")
+    retrain = (retrained.report or {}).get("retrain") or {}
+    swap = retrain.get("swap") or {}
+    print(f"  Kept deployment: {deployment}")
+    print(
+        f"  Retrain:         {retrained.status}, {retrain.get('recordsBefore')} → {retrain.get('recordsAfter')} "
+        f"records; deployment {swap.get('status')}: now serves {swap.get('toModelArn')}"
+    )
+    for model in (retired.report or {}).get("models") or []:
+        print(f"  Retired:         {model.get('arn')} ({'deleted' if model.get('deleted') else 'already gone'})")
+    if retired.status != "SUCCEEDED":
+        print(f"  Retire:          {retired.status} {retired.error}")
+    served = [item.get("modelArn") for item in result.resources.get("custom_model_deployments", [])]
+    print(f"  Still deployed:  {served}")
+    return result.status == "SUCCEEDED" and swap.get("status") == "Swapped" and served == [swap.get("toModelArn")]

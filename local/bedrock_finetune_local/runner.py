@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import re
 import tempfile
 import time
 import uuid
@@ -74,6 +75,12 @@ class RunOptions:
     job_quota: int | None = None
     # Fire the reconciler's schedule once after the executions end, as it would on AWS.
     reconcile: bool = True
+    # Jobs whose name contains one of these end Failed (e.g. "-s1v2-": one sweep variant fails).
+    failing_jobs: list[str] = field(default_factory=list)
+    # Executions started after the drops' executions ended, one after the other, in the same local account:
+    # ``{"stateMachine": "<logical id>", "input": {...}}`` with ``{{run.N.runId}}``, ``{{run.N.modelArn}}`` and
+    # ``{{run.N.deploymentArn}}`` referring to earlier executions (0-based, in order).
+    then: list[dict[str, Any]] = field(default_factory=list)
 
     @property
     def all_datasets(self) -> list[Path]:
@@ -119,6 +126,8 @@ class RunResult:
     max_concurrent_jobs: int = 0
     # What the reconciler's scheduled sweep did after the executions ended (its output, or its error).
     reconciler: dict[str, Any] | None = None
+    # The state machine (logical id) the execution ran on.
+    state_machine: str = "FineTuneStateMachine"
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -162,6 +171,7 @@ def local_aws_session(options: RunOptions, log_file: Path) -> Iterator[stack.Sta
             job_polls_to_finish=options.job_polls,
             deploy_outcome=options.deploy_outcome,
             runtime_answer=options.runtime_answer,
+            failing_jobs=tuple(options.failing_jobs),
             **_job_quota(options.job_quota),
         )
         seams.set_inbox_deliveries(options.deliveries)
@@ -303,6 +313,7 @@ def run_many(options: RunOptions, on_state: Callable[[int, StateLine], None] | N
             if item["executionArn"] not in attached
         ]
         _follow_all(sfn, followed, options.timeout_seconds, on_state)
+        chained = _run_chain(options, deployed, sfn, s3, drops, followed, on_state)
         by_arn = {item.arn: item for item in followed}
         enforcement = local_iam.current()
         denials = list(enforcement.denials if enforcement else [])
@@ -325,6 +336,10 @@ def run_many(options: RunOptions, on_state: Callable[[int, StateLine], None] | N
                 log_file=log_file,
             )
             for drop in drops
+        ]
+        runs += [
+            _chained_result(step, s3=s3, bucket=deployed.bucket, sent=sent, denied=denied, log_file=log_file)
+            for step in chained
         ]
         # What the runs did (grants, operations) is read before the reconciler's sweep, whose calls are its own.
         grants = list(enforcement.grants if enforcement else [])
@@ -351,6 +366,138 @@ def run_many(options: RunOptions, on_state: Callable[[int, StateLine], None] | N
             log_file=str(log_file),
             seconds=seconds,
         )
+
+
+@dataclass
+class _Chained:
+    """One ``then`` execution: the state machine it ran on, its input as started, and how it went."""
+
+    state_machine: str
+    input: dict[str, Any]
+    followed: _Followed
+
+
+class ChainError(ValueError):
+    """A ``then`` step that cannot start: an unknown state machine, or a placeholder nothing fills."""
+
+
+PLACEHOLDER = re.compile(r"\{\{run\.(\d+)\.(runId|modelArn|deploymentArn)\}\}")
+
+
+def _run_chain(
+    options: RunOptions,
+    deployed: stack.Stack,
+    sfn: Any,
+    s3: Any,
+    drops: list[_Drop],
+    followed: list[_Followed],
+    on_state: Callable[[int, StateLine], None] | None,
+) -> list[_Chained]:
+    """Start each ``then`` execution after the previous ones ended (as a person would from the console), resolving
+    the placeholders from the earlier executions' reports."""
+    reports: list[dict[str, Any]] = []
+    for drop in drops:
+        reports.append(_report(s3, deployed.bucket, drop.executions[0] if drop.executions else None) or {})
+    chained: list[_Chained] = []
+    for number, step in enumerate(options.then):
+        logical_id = str(step.get("stateMachine") or "FineTuneStateMachine")
+        arn = deployed.physical.get(logical_id)
+        if arn is None or deployed.types.get(logical_id) != "AWS::StepFunctions::StateMachine":
+            machines = sorted(k for k, t in deployed.types.items() if t == "AWS::StepFunctions::StateMachine")
+            raise ChainError(
+                f"then[{number}]: {logical_id} is not a state machine of the stack ({', '.join(machines)})"
+            )
+        execution_input = _resolve_placeholders(step.get("input") or {}, reports, number)
+        execution_arn = sfn.start_execution(
+            stateMachineArn=arn, name=f"then-{number}-{uuid.uuid4().hex[:12]}", input=json.dumps(execution_input)
+        )["executionArn"]
+        item = _Followed(arn=execution_arn, index=len(drops) + number)
+        _follow_all(sfn, [item], options.timeout_seconds, on_state)
+        followed.append(item)
+        chained.append(_Chained(state_machine=logical_id, input=execution_input, followed=item))
+        reports.append(_report(s3, deployed.bucket, execution_arn) or {})
+    return chained
+
+
+def _resolve_placeholders(value: Any, reports: list[dict[str, Any]], number: int) -> Any:
+    if isinstance(value, dict):
+        return {key: _resolve_placeholders(item, reports, number) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_resolve_placeholders(item, reports, number) for item in value]
+    if not isinstance(value, str):
+        return value
+
+    def replace(match: re.Match[str]) -> str:
+        index, field_name = int(match.group(1)), match.group(2)
+        if index >= len(reports):
+            raise ChainError(f"then[{number}]: {match.group(0)} refers to execution {index}; only {len(reports)} ran")
+        report = reports[index]
+        found = {
+            "runId": report.get("runId"),
+            "modelArn": (report.get("model") or {}).get("arn"),
+            "deploymentArn": (report.get("deployment") or {}).get("arn"),
+        }[field_name]
+        if not found:
+            raise ChainError(f"then[{number}]: execution {index} has no {field_name} (its report names none)")
+        return str(found)
+
+    return PLACEHOLDER.sub(replace, value)
+
+
+def _chained_result(
+    step: _Chained, *, s3: Any, bucket: str, sent: list[tuple[str, str]], denied: list[dict[str, str]], log_file: Path
+) -> RunResult:
+    item = step.followed
+    report = _report(s3, bucket, item.arn)
+    if report is None:
+        # Not a fine-tune run (the retire state machine): its output names its report.
+        output = _execution_output(item.arn)
+        uri = str((output.get("retired") or {}).get("reportUri") or "")
+        if uri.startswith(f"s3://{bucket}/"):
+            body = s3.get_object(Bucket=bucket, Key=uri.removeprefix(f"s3://{bucket}/"))["Body"].read()
+            report = dict(json.loads(body))
+    from bedrock_finetune.naming import run_id  # noqa: PLC0415
+
+    marks = {item.arn, run_id(item.arn.rsplit(":", 1)[-1]), step.input.get("retire") or "\0"}
+    mine = [(subject, message) for subject, message in sent if any(str(mark) in message for mark in marks)]
+    return RunResult(
+        status=item.status,  # type: ignore[arg-type]
+        states=[line.name for line in item.timeline],
+        timeline=item.timeline,
+        error=item.error,
+        resources={},
+        dataset_uri=None,
+        report=report,
+        notifications=[subject for subject, _ in mine],
+        notification_messages=[message for _, message in mine],
+        faults_fired={},
+        access_denied=denied,
+        jobs_created=0,
+        execution_arn=item.arn,
+        bucket=bucket,
+        log_file=str(log_file),
+        seconds=0.0,
+        state_machine=step.state_machine,
+    )
+
+
+def wait_for_execution(sfn: Any, execution_arn: str, timeout: float = 180.0) -> str:
+    """The execution's status once it is no longer RUNNING (RUNNING after ``timeout`` seconds)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        status = str(sfn.describe_execution(executionArn=execution_arn)["status"])
+        if status != "RUNNING" or time.monotonic() > deadline:
+            return status
+        time.sleep(0.05)
+
+
+def _execution_output(execution_arn: str) -> dict[str, Any]:
+    output = admin_client("stepfunctions").describe_execution(executionArn=execution_arn).get("output")
+    try:
+        value = json.loads(output or "{}")
+    except json.JSONDecodeError:
+        return {}
+    return value if isinstance(value, dict) else {}
 
 
 def _worst(statuses: set[Status]) -> Status:
@@ -631,8 +778,13 @@ def timeline_from_history(events: list[dict[str, Any]], *, finished: bool) -> li
             current.update(failures=[], failed_last=False)
         elif current is None:
             continue
-        elif kind in {"LambdaFunctionFailed", "TaskFailed", "LambdaFunctionTimedOut"}:
-            details = event.get("lambdaFunctionFailedEventDetails") or event.get("taskFailedEventDetails") or {}
+        elif kind in {"LambdaFunctionFailed", "TaskFailed", "LambdaFunctionTimedOut", "MapRunFailed", "MapStateFailed"}:
+            details = (
+                event.get("lambdaFunctionFailedEventDetails")
+                or event.get("taskFailedEventDetails")
+                or event.get("mapRunFailedEventDetails")
+                or {}
+            )
             if not current["failed_last"]:
                 current["failures"].append(details.get("error", kind))
             current["failed_last"] = True
@@ -667,10 +819,12 @@ def leftover_resources() -> dict[str, list[dict[str, Any]]]:
     models = bedrock.list_custom_models()["modelSummaries"]
     return {
         "provisioned_throughputs": [
-            {"arn": item["provisionedModelArn"], "status": item["status"]} for item in throughputs
+            {"arn": item["provisionedModelArn"], "status": item["status"], "modelArn": item["modelArn"]}
+            for item in throughputs
         ],
         "custom_model_deployments": [
-            {"arn": item["customModelDeploymentArn"], "status": item["status"]} for item in deployments
+            {"arn": item["customModelDeploymentArn"], "status": item["status"], "modelArn": item["modelArn"]}
+            for item in deployments
         ],
         "jobs_in_progress": [
             {"arn": item["jobArn"], "status": item["status"]}

@@ -38,10 +38,17 @@ from moto.awslambda_simple.models import LambdaSimpleBackend
 from moto.events.models import Rule
 from moto.iam.access_control import IAMPolicy, PermissionResult
 from moto.s3.models import FakeBucket
-from moto.stepfunctions.parser.api import ExecutionStatus, HistoryEventType, LambdaFunctionFailedEventDetails
+from moto.stepfunctions.parser.api import (
+    ExecutionStatus,
+    HistoryEventType,
+    LambdaFunctionFailedEventDetails,
+)
 from moto.stepfunctions.parser.asl.component.common.error_name.custom_error_name import CustomErrorName
 from moto.stepfunctions.parser.asl.component.common.error_name.failure_event import FailureEvent
 from moto.stepfunctions.parser.asl.component.common.retry import retrier_decl
+from moto.stepfunctions.parser.asl.component.state.exec.state_map.iteration.distributed_iteration_component import (
+    DistributedIterationComponent,
+)
 from moto.stepfunctions.parser.asl.component.state.exec.state_task import lambda_eval_utils
 from moto.stepfunctions.parser.asl.component.state.exec.state_task.state_task_lambda import StateTaskLambda
 from moto.stepfunctions.parser.asl.component.state.wait.wait_function.wait_function import WaitFunction
@@ -300,6 +307,33 @@ def _patch_state_machine_clients() -> None:
     lambda_eval_utils.boto_client_for = _state_machine_client  # type: ignore[attr-defined]
 
 
+_original_map_run = DistributedIterationComponent._map_run
+
+
+class MapRunDenied(Exception):
+    """The state machine's role may not start the Distributed Map's child executions."""
+
+
+def _map_run(self: DistributedIterationComponent, env: Any, eval_input: Any) -> None:
+    """A Distributed Map starts each iteration as a child execution of the state machine, with the state machine's
+    role: without ``states:StartExecution`` on the state machine itself the Map Run fails (Step Functions Developer
+    Guide, "IAM policies for using Distributed Map states"). moto runs the iterations in-process without that call,
+    so it is authorized here, as the role, before any iteration runs. The error name is our reading (AWS does not
+    document it): States.Runtime, with the denial in the cause; the Map's Catch sees it like any other failure."""
+    if iam.enforcing():
+        execution_arn = str(eval_input.map_run_record.execution_arn)
+        parts = execution_arn.split(":")
+        state_machine_arn = ":".join([*parts[:5], "stateMachine", parts[6]])
+        credentials = iam.role_credentials(str(env.aws_execution_details.role_arn), "states-map-run")
+        principal = iam.principal_for(credentials.access_key)
+        call = iam.Call("stepfunctions", "StartExecution", {"stateMachineArn": state_machine_arn}, parts[3])
+        verdict = iam.authorize(principal, call) if principal is not None else None
+        if verdict is not None:
+            # moto names an exception raised here States.Runtime, with the exception in the cause
+            raise MapRunDenied(f"The Map Run could not start its child executions: {verdict.message}")
+    _original_map_run(self, env, eval_input)
+
+
 def _lambda_task_error(self: StateTaskLambda, env: Any, ex: Exception) -> Any:
     """A Lambda task whose Invoke call fails names the error as Step Functions does: ``Lambda.<code>`` for the
     codes Lambda's API models (``Lambda.TooManyRequestsException``, ``Lambda.ServiceException``...), else
@@ -455,6 +489,7 @@ def install() -> None:
     StepFunctionsParserBackend.stop_execution = _stop_execution  # type: ignore[method-assign,assignment]
     _patch_state_machine_clients()
     StateTaskLambda._from_error = _lambda_task_error  # type: ignore[method-assign]
+    DistributedIterationComponent._map_run = _map_run  # type: ignore[method-assign]
     BaseExecutionWorkerCommunication.terminated = _terminated  # type: ignore[method-assign]
     StepFunctionsParserBackend._validate_definition = staticmethod(_validate_definition)  # type: ignore[method-assign]
     retrier_decl.time = _ScaledTime()  # type: ignore[assignment,attr-defined]

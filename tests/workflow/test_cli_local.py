@@ -127,3 +127,62 @@ def test_demo_shows_success_and_the_cleanup_path(capsys: pytest.CaptureFixture[s
     # And the several-drop scenario shows duplicate deliveries starting one execution per drop, and a queued run
     assert "Duplicates:     2 deliveries of each of 2 drops started 2 execution(s)" in out
     assert "Queued:         0 wait(s)" not in out
+    # And the iteration scenario shows the sweep's table of losses, the best of each stage marked, and the retrain
+    # moving the kept deployment to the new model
+    assert "stage 1: learningRate" in out
+    assert "stage 2: epochCount" in out
+    assert out.count("  * ") >= 2
+    assert "deployment Swapped: now serves" in out
+
+
+def test_then_chains_a_retrain_and_a_retire_and_json_has_one_object_per_execution(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    # Given a run keeping its on-demand deployment, then a retrain that swaps it, then a retire of the first model
+    config = tmp_path / "config.json"
+    config.write_text(json.dumps({"deployment": {"mode": "on-demand", "keep": True}}))
+    retrain = tmp_path / "retrain.json"
+    retrain.write_text(
+        json.dumps(
+            {
+                "stateMachine": "FineTuneStateMachine",
+                "input": {"retrainFrom": "{{run.0.runId}}", "excludeRecords": {"lines": [1]}, "swapDeployment": True},
+            }
+        )
+    )
+    retire = tmp_path / "retire.json"
+    retire.write_text(json.dumps({"stateMachine": "RetireStateMachine", "input": {"retire": "{{run.0.modelArn}}"}}))
+
+    # When they run
+    code, payload = run_json(
+        capsys, "--dataset", VALID, "--config", str(config), "--then", str(retrain), "--then", str(retire)
+    )
+
+    # Then one object: status, one of today's objects per execution in order, and what is left
+    assert code == 0, payload
+    assert set(payload) == {"status", "runs", "resources"}
+    runs = payload["runs"]
+    assert isinstance(runs, list) and len(runs) == 3
+    assert all(set(run) == JSON_KEYS for run in runs)
+    assert [run["status"] for run in runs] == ["SUCCEEDED"] * 3
+    first, retrained, retired = (run["report"] for run in runs)
+    assert retrained["retrain"]["fromRun"] == first["runId"]
+    assert retired["models"][0]["arn"] == first["model"]["arn"]
+    # And the resources name the model each deployment serves: the kept one now serves the retrained model
+    resources = payload["resources"]
+    assert isinstance(resources, dict)
+    (deployment,) = resources["custom_model_deployments"]
+    assert set(deployment) == {"arn", "status", "modelArn"}
+    assert (deployment["arn"], deployment["modelArn"]) == (first["deployment"]["arn"], retrained["model"]["arn"])
+
+
+def test_then_refuses_an_unknown_state_machine_and_a_placeholder_nothing_fills(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    step = tmp_path / "step.json"
+    step.write_text(json.dumps({"stateMachine": "NoSuchMachine", "input": {}}))
+    assert main(["local", "run", "--dataset", VALID, "--then", str(step)]) == 2
+    assert "NoSuchMachine is not a state machine of the stack" in capsys.readouterr().err
+    step.write_text(json.dumps({"stateMachine": "RetireStateMachine", "input": {"retire": "{{run.5.runId}}"}}))
+    assert main(["local", "run", "--dataset", VALID, "--then", str(step)]) == 2
+    assert "refers to execution 5" in capsys.readouterr().err

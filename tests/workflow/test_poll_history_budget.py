@@ -16,20 +16,25 @@ from typing import Any
 
 import pytest
 
-from bedrock_finetune.config import PollingSettings
+from bedrock_finetune.config import MAX_SWEEP_STAGES, PollingSettings
 from bedrock_finetune.logic import queue, training
 
 ROOT = Path(__file__).resolve().parents[2]
 ASL = json.loads((ROOT / "statemachine" / "finetune.asl.json").read_text())
 HISTORY_LIMIT = 25_000
 FAR_UNDER = HISTORY_LIMIT // 2
-EVENTS = {"Task": 5, "Choice": 2, "Wait": 2, "Pass": 2, "Succeed": 1, "Fail": 1}
+# A Distributed Map in its parent's history: MapStateEntered, MapRunStarted, MapRunSucceeded (or MapRunFailed),
+# MapStateExited; its iterations are child executions, each with a history (and a 25,000-event limit) of its own
+# (Step Functions Developer Guide, "Distributed mode": "each child workflow execution has its own, separate
+# execution history").
+EVENTS = {"Task": 5, "Choice": 2, "Wait": 2, "Pass": 2, "Succeed": 1, "Fail": 1, "Map": 4}
+SWEEP_ITERATION = ASL["States"]["TrainSweepVariants"]["ItemProcessor"]["States"]
 FAILED_ATTEMPT = 3  # LambdaFunctionScheduled, LambdaFunctionStarted, LambdaFunctionFailed
 
 
-def loop_events(poll: str) -> int:
+def loop_events(poll: str, states: dict[str, Any] | None = None) -> int:
     """Events of one round of the loop poll → Choice → Wait → poll, read from the ASL."""
-    states = ASL["States"]
+    states = states or ASL["States"]
     choice = states[poll]["Next"]
     wait = next(rule["Next"] for rule in states[choice]["Choices"] if states[rule["Next"]]["Type"] == "Wait")
     assert states[wait]["Next"] == poll
@@ -85,10 +90,32 @@ def test_worst_case_history_of_a_72_hour_job_is_far_under_the_limit() -> None:
     # When the worst case is computed
     case = worst_case(MINIMUMS)
 
-    # Then it is 226 looks at the training queue, 464 job polls and 262 deployment polls, 11,634 events: under half of
+    # Then it is 226 looks at the training queue, 464 job polls and 262 deployment polls, 11,726 events: under half of
     # the 25,000-event limit, even with a retried attempt on every poll
-    assert case == {"job_polls": 464, "deployment_polls": 262, "queue_waits": 226, "events": 11_634}
+    assert case == {"job_polls": 464, "deployment_polls": 262, "queue_waits": 226, "events": 11_726}
     assert case["events"] < FAR_UNDER
+
+
+def test_each_sweep_variant_runs_in_a_child_execution_whose_worst_case_is_far_under_the_limit() -> None:
+    # Given the sweep's Map in Distributed mode (every variant a child execution with its own history)
+    assert ASL["States"]["TrainSweepVariants"]["ItemProcessor"]["ProcessorConfig"]["Mode"] == "DISTRIBUTED"
+    case = worst_case(MINIMUMS)
+
+    # When a variant waits the longest allowed time for a slot and then trains for the longest allowed time
+    events = (
+        case["queue_waits"] * loop_events("VariantCreateJob", SWEEP_ITERATION)
+        + case["job_polls"] * loop_events("VariantPollJob", SWEEP_ITERATION)
+        + sum(EVENTS[state["Type"]] + FAILED_ATTEMPT for state in SWEEP_ITERATION.values())
+        + 2
+    )
+
+    # Then its own history stays far under the limit, and the parent's sweep states add a few events per stage
+    assert events < FAR_UNDER
+    per_stage = sum(
+        EVENTS[ASL["States"][name]["Type"]] + FAILED_ATTEMPT
+        for name in ("TrainSweepVariants", "RecordSweepStage", "MoreSweepStages")
+    )
+    assert case["events"] + MAX_SWEEP_STAGES * per_stage < FAR_UNDER
 
 
 @pytest.mark.parametrize(

@@ -34,7 +34,7 @@ import json
 from datetime import UTC, datetime
 from typing import Any
 
-from bedrock_finetune import aws, naming
+from bedrock_finetune import aws
 from bedrock_finetune.config import RunConfig, StackSettings
 from bedrock_finetune.logic import queue, training
 from bedrock_finetune.models import ClaimTrainingOutput, StageDatasetOutput
@@ -54,6 +54,9 @@ def fingerprint(config: RunConfig, staged: StageDatasetOutput) -> str:
         "customizationType": config.customization_type,
         "hyperParameters": dict(sorted(config.hyper_parameters.items())),
     }
+    if config.sweep is not None:
+        # A sweep is another training than one job with the same settings.
+        decisive["sweep"] = config.sweep.model_dump(mode="json", by_alias=True)
     return hashlib.sha256(json.dumps(decisive, sort_keys=True).encode()).hexdigest()
 
 
@@ -67,7 +70,7 @@ def run_key(run: str) -> tuple[str, str]:
 
 def model_name(config: RunConfig) -> str:
     """The custom model's name as CreateCustomizationJob will give it (known before the job exists)."""
-    return config.model_name or naming.resource_name(config.dataset_name, config.execution_arn)
+    return training.model_name_of(config)
 
 
 def _epoch(moment: datetime) -> int:

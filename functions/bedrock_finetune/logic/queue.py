@@ -50,8 +50,9 @@ PREPARATION_ALLOWANCE_SECONDS = 2 * 3600
 
 def queue_key(config: RunConfig) -> str:
     """The run's sort key: drop time, then start time (sub-second order of drops within the event's second), then the
-    run id (unique)."""
-    return f"{config.dropped_at or config.started_at or ''}#{config.started_at or ''}#{config.run_id}"
+    run id (unique); a sweep variant's adds its id, so the variants of a run sort together, at the run's drop time."""
+    key = f"{config.dropped_at or config.started_at or ''}#{config.started_at or ''}#{config.run_id}"
+    return f"{key}#{config.variant}" if config.variant else key
 
 
 def timeout_seconds(settings: StackSettings) -> int:
@@ -107,9 +108,9 @@ def start_training(
         leave(table, key, config.execution_arn)
         raise TrainingQueueTimedOut(
             f"waited {int(waited)} s for a free training job slot (TrainingQueueTimeoutHours: {timeout / 3600:g} h); "
-            f"the run was at position {_position(table, key, now)} of the queue"
+            f"the run was at position {_position(table, key, now, config.execution_arn)} of the queue"
         )
-    position = _position(table, key, now)
+    position = _position(table, key, now, config.execution_arn)
     initial = int(entry.get("initialPosition") or 0)
     if not initial:
         initial = position
@@ -160,13 +161,16 @@ def _enter(table: str, key: str, config: RunConfig, now: datetime, timeout: int)
     return {**existing, **entered}
 
 
-def _position(table: str, key: str, now: datetime) -> int:
-    """1 + the number of live entries ahead of ``key`` (entries past their deadline do not count)."""
+def _position(table: str, key: str, now: datetime, execution_arn: str) -> int:
+    """1 + the number of live entries ahead of ``key``. Entries past their deadline do not count, nor does the place
+    the run itself registered while its sweep variants ask for slots of their own."""
     moment = int(now.timestamp())
     ahead = 0
     for item in aws.query_partition(table, QUEUE_PARTITION):
         if item["sk"] == key:
             break
+        if item.get("executionArn") == execution_arn and not item.get("enqueuedAt"):
+            continue
         if int(item.get("deadline", moment)) >= moment:
             ahead += 1
     return ahead + 1

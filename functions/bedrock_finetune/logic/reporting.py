@@ -9,7 +9,8 @@ import json
 from datetime import UTC, datetime
 from typing import Any, Literal
 
-from bedrock_finetune.models import ExecutionContext, RunState
+from bedrock_finetune.config import RetrainPlan
+from bedrock_finetune.models import ExecutionContext, RunState, SweepState
 
 Outcome = Literal["SUCCEEDED", "FAILED"]
 VALIDATION_ERRORS_IN_REPORT = 100
@@ -87,6 +88,10 @@ def build_report(
         report.setdefault("model", {})["arn"] = state.job_status.model_arn
         if state.job_status.metrics:
             report["metrics"] = state.job_status.metrics.model_dump(mode="json", by_alias=True)
+    if state.sweep is not None:
+        report["sweep"] = sweep_section(state.sweep)
+    if config is not None and config.retrain is not None:
+        report["retrain"] = retrain_section(state, config.retrain)
     if state.deployment:
         kept = outcome == "SUCCEEDED" and state.release is None
         released = state.release is not None and state.release.arn == state.deployment.arn
@@ -111,6 +116,107 @@ def build_report(
     if cleanup is not None:
         report["cleanup"] = cleanup
     return report
+
+
+def retrain_section(state: RunState, plan: RetrainPlan) -> dict[str, Any]:
+    """``report.retrain``: both models, the records left out (line numbers and hashes, never their text), and the
+    deployment swap."""
+    section: dict[str, Any] = {
+        "fromRun": plan.from_run,
+        "previousModelArn": plan.from_model_arn,
+        "newModelArn": state.job_status.model_arn if state.job_status else None,
+    }
+    prepared = state.retrain_dataset
+    if prepared is not None:
+        section.update(
+            recordsBefore=prepared.records_before,
+            recordsAfter=prepared.records_after,
+            excludedRecords=[item.model_dump(mode="json") for item in prepared.excluded],
+        )
+    if plan.swap_deployment:
+        swap = state.swap
+        section["swap"] = {
+            "deploymentArn": plan.deployment_arn,
+            "mode": plan.deployment_mode,
+            "status": swap.status if swap else "NotSwapped",
+            "fromModelArn": plan.from_model_arn,
+            "toModelArn": swap.to_model_arn if swap else None,
+        }
+    return section
+
+
+def sweep_section(sweep: SweepState) -> dict[str, Any]:
+    """``report.sweep``: every stage's variants with their losses and model, the best value of each stage, the
+    winner, and what became of the other variants' models."""
+    section: dict[str, Any] = {
+        "lossUsed": sweep.loss_used,
+        "stages": [
+            {
+                "parameter": stage.parameter,
+                "variants": [
+                    {
+                        "variant": variant.variant,
+                        "value": variant.value,
+                        "hyperParameters": variant.hyper_parameters,
+                        "status": variant.status,
+                        "trainingLoss": variant.training_loss,
+                        "validationLoss": variant.validation_loss,
+                        "modelArn": variant.model_arn,
+                        **({"message": variant.message} if variant.message else {}),
+                    }
+                    for variant in stage.variants
+                ],
+                "best": stage.best,
+            }
+            for stage in sweep.stages
+        ],
+        "winner": None,
+        "deletedModels": sweep.deleted_models,
+        "keptModels": sweep.kept_models,
+    }
+    if sweep.undeleted_models:
+        section["undeletedModels"] = sweep.undeleted_models
+    if sweep.next is not None:
+        section["unfinishedStage"] = {"parameter": sweep.next.parameter, "variants": len(sweep.next.variants)}
+    if sweep.winner is not None:
+        section["winner"] = {
+            "variant": sweep.winner.variant,
+            "hyperParameters": sweep.winner.hyper_parameters,
+            "validationLoss": sweep.winner.validation_loss,
+            "trainingLoss": sweep.winner.training_loss,
+            "modelArn": sweep.winner.model_arn,
+        }
+    return section
+
+
+def sweep_lines(sweep: dict[str, Any]) -> list[str]:
+    """The sweep as a table of losses, one row per variant, the best of each stage marked."""
+    if not sweep:
+        return []
+    loss = sweep.get("lossUsed") or "validation"
+    lines = [f"Sweep ({len(sweep.get('stages') or [])} stage(s), best = lowest final {loss} loss):"]
+    for number, stage in enumerate(sweep.get("stages") or [], start=1):
+        lines.append(f"  stage {number}: {stage.get('parameter')}")
+        for variant in stage.get("variants") or []:
+            mark = "*" if variant.get("value") == stage.get("best") else " "
+            lines.append(
+                f"   {mark} {variant.get('value')!s:>12}  {variant.get('status')!s:<10} "
+                f"training {_loss(variant.get('trainingLoss'))}  validation {_loss(variant.get('validationLoss'))}"
+            )
+    winner = sweep.get("winner") or {}
+    if winner:
+        lines.append(f"  winner: {winner.get('hyperParameters')}")
+    if sweep.get("deletedModels"):
+        lines.append(f"  deleted the {len(sweep['deletedModels'])} other variants' custom models")
+    if sweep.get("keptModels"):
+        lines.append(f"  kept the {len(sweep['keptModels'])} other variants' custom models (keepAll)")
+    for item in sweep.get("undeletedModels") or []:
+        lines.append(f"  NOT deleted (costs storage until you delete it): {item}")
+    return lines
+
+
+def _loss(value: Any) -> str:
+    return f"{value:.4f}" if isinstance(value, int | float) else "-"
 
 
 def readable_cause(cause: str | None) -> str | None:
@@ -163,6 +269,24 @@ def message(report: dict[str, Any]) -> str:
         lines.append(
             f"Waited {queue['waitedSeconds']} s for a training job slot (queue position {queue.get('position')})"
         )
+    lines.extend(sweep_lines(report.get("sweep") or {}))
+    retrain = report.get("retrain") or {}
+    if retrain:
+        lines.append(
+            f"Retrained from run {retrain.get('fromRun')} without {len(retrain.get('excludedRecords') or [])} "
+            f"record(s) ({retrain.get('recordsBefore')} → {retrain.get('recordsAfter')}); previous model: "
+            f"{retrain.get('previousModelArn')}"
+        )
+        swap = retrain.get("swap") or {}
+        if swap:
+            lines.append(
+                f"Deployment {swap.get('deploymentArn')}: {swap.get('status')}"
+                + (
+                    f", now serving {swap.get('toModelArn')}"
+                    if swap.get("status") == "Swapped"
+                    else ", still on the previous model"
+                )
+            )
     model = report.get("model") or {}
     if model.get("arn"):
         lines.append(f"Custom model: {model['arn']}")

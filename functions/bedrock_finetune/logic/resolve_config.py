@@ -22,12 +22,18 @@ from bedrock_finetune.config import (
     INBOX_PREFIX,
     METADATA_KEY,
     ConsoleInput,
+    DeploymentInput,
     DeploymentSettings,
+    RetrainInput,
+    RetrainPlan,
     RunConfig,
     RunOverrides,
     S3Location,
     SmokeTestSettings,
     StackSettings,
+    SweepInput,
+    SweepPlan,
+    SweepStagePlan,
     Trigger,
     describe_validation_error,
     is_s3_event,
@@ -35,7 +41,7 @@ from bedrock_finetune.config import (
     utc_instant,
 )
 from bedrock_finetune.errors import ConfigInvalid
-from bedrock_finetune.hyperparameters import resolve_hyperparameters
+from bedrock_finetune.hyperparameters import HyperparameterValue, check_hyperparameters, resolve_hyperparameters
 from bedrock_finetune.models import ExecutionContext
 
 
@@ -54,6 +60,8 @@ def resolve(raw: dict[str, Any], execution: ExecutionContext, settings: StackSet
         dropped_at = utc_instant(raw.get("time")) or dropped_at
         source, head = _existing_event_object(source_from_event(raw))
         overrides = _metadata_overrides(head, source)
+    elif "retrainFrom" in raw:
+        return _retrain(raw, execution, settings, region).model_copy(update={"dropped_at": dropped_at})
     else:
         trigger = "console"
         try:
@@ -104,6 +112,7 @@ def build_config(
     hyper_parameters = resolve_hyperparameters(
         spec, customization_type, hyper_overrides, has_validation=will_have_validation
     )
+    sweep = _sweep_plan(spec, customization_type, overrides.sweep, hyper_overrides, has_validation=will_have_validation)
     deployment = _deployment(spec, overrides, settings)
     _check_region(spec, region)
     smoke = overrides.smoke_test
@@ -133,7 +142,143 @@ def build_config(
         stack_name=settings.stack_name,
         force=bool(overrides.force),
         started_at=utc_instant(execution.start_time),
+        sweep=sweep,
     )
+
+
+def _sweep_plan(
+    spec: ModelSpec,
+    customization_type: str,
+    given: SweepInput | None,
+    base: dict[str, HyperparameterValue],
+    *,
+    has_validation: bool,
+) -> SweepPlan | None:
+    """Every value of every stage checked against the model's ranges before the first job starts; each problem
+    names its place (``sweep.vary[1].values[2]``)."""
+    if given is None:
+        return None
+    known = [param.name for param in spec.hyperparameters(customization_type)]
+    problems: list[str] = []
+    stages: list[SweepStagePlan] = []
+    for index, stage in enumerate(given.vary):
+        where = f"sweep.vary[{index}]"
+        if stage.parameter not in known:
+            problems.append(
+                f"{where}.parameter: {stage.parameter} is not a hyperparameter of {spec.id} ({customization_type}); "
+                f"it has {', '.join(known) or 'none'}"
+            )
+            continue
+        if any(done.parameter == stage.parameter for done in stages):
+            problems.append(f"{where}.parameter: {stage.parameter} is already varied by an earlier stage")
+            continue
+        values: list[str] = []
+        for position, value in enumerate(stage.values):
+            resolved, found = check_hyperparameters(
+                spec, customization_type, {**base, stage.parameter: value}, has_validation=has_validation
+            )
+            own = [problem.message for problem in found if problem.name == stage.parameter]
+            if own or stage.parameter not in resolved:
+                problems.append(f"{where}.values[{position}]: {'; '.join(own) or 'not accepted with this data'}")
+            elif resolved[stage.parameter] in values:
+                problems.append(f"{where}.values[{position}]: {resolved[stage.parameter]} is given twice")
+            else:
+                values.append(resolved[stage.parameter])
+        stages.append(SweepStagePlan(parameter=stage.parameter, values=values))
+    if problems:
+        raise ConfigInvalid("; ".join(problems))
+    return SweepPlan(stages=stages, keep_all=given.keep_all)
+
+
+def _retrain(raw: dict[str, Any], execution: ExecutionContext, settings: StackSettings, region: str) -> RunConfig:
+    """A retrain: the earlier run's staged data (rebuilt and filtered by PrepareRetrainDataset into a new source under
+    ``retrain/<run>/``), its base model, type and hyperparameters (the hyperparameters overridable), and, with
+    ``swapDeployment``, a temporary deployment of the new model for the smoke test before the earlier run's kept one
+    is moved to it."""
+    try:
+        request = RetrainInput.model_validate(raw)
+    except ValidationError as exc:
+        raise ConfigInvalid(f"retrain input: {describe_validation_error(exc)}") from exc
+    exclude = request.exclude_records
+    if bool(exclude.lines) == bool(exclude.sha256):
+        raise ConfigInvalid("excludeRecords: give either lines (1-based line numbers) or sha256 (record hashes)")
+    earlier = _earlier_report(request.retrain_from, settings)
+    staged = (earlier.get("dataset") or {}).get("staged")
+    if not isinstance(staged, dict) or not staged.get("train"):
+        raise ConfigInvalid(f"retrainFrom: run {request.retrain_from} staged no dataset (it ended before StageDataset)")
+    split = staged.get("split") or None
+    original_records = int(staged.get("trainRecords") or 0) + (
+        int(staged.get("validationRecords") or 0) if split else 0
+    )
+    beyond = sorted({line for line in exclude.lines or [] if line > original_records})
+    if beyond:
+        raise ConfigInvalid(
+            f"excludeRecords.lines: {', '.join(map(str, beyond[:10]))} beyond the {original_records} records of run "
+            f"{request.retrain_from}'s training file"
+        )
+    base_model = request.base_model_id or str(earlier.get("baseModelId") or "")
+    deployment = earlier.get("deployment") or {}
+    deployment_input = request.deployment
+    if request.swap_deployment:
+        if not (deployment.get("kept") and deployment.get("arn")):
+            raise ConfigInvalid(
+                f"swapDeployment: run {request.retrain_from} kept no deployment to move to the new model"
+            )
+        if base_model != earlier.get("baseModelId"):
+            raise ConfigInvalid("swapDeployment: a deployment serves one base model; baseModelId cannot change")
+        # A temporary deployment of the new model carries the smoke test; the kept one moves after it passes.
+        deployment_input = DeploymentInput(
+            mode=deployment.get("mode"), model_units=deployment.get("modelUnits"), keep=False
+        )
+    source_name = naming.dataset_name(str((earlier.get("dataset") or {}).get("source") or "dataset.jsonl"))
+    run = naming.run_id(execution.name)
+    source = S3Location(bucket=settings.bucket_name, key=f"retrain/{run}/{source_name}-retrain.jsonl")
+    validation = staged.get("validation") if not split else None
+    overrides = RunOverrides(
+        validation_dataset_uri=S3Location.model_validate(validation).uri if validation else None,
+        base_model_id=base_model,
+        customization_type=request.customization_type or earlier.get("customizationType"),
+        hyper_parameters={**(earlier.get("hyperParameters") or {}), **(request.hyper_parameters or {})},
+        deployment=deployment_input,
+        smoke_test=request.smoke_test,
+        model_name=request.model_name,
+        validation_split_percent=(
+            request.validation_split_percent
+            if request.validation_split_percent is not None
+            else int(split["percent"])
+            if split
+            else 0
+        ),
+        force=request.force,
+    )
+    config = build_config(
+        source=source, trigger="console", overrides=overrides, execution=execution, settings=settings, region=region
+    )
+    plan = RetrainPlan(
+        from_run=request.retrain_from,
+        from_model_arn=(earlier.get("model") or {}).get("arn"),
+        staged_train=S3Location.model_validate(staged["train"]),
+        staged_split_validation=S3Location.model_validate(staged["validation"]) if split else None,
+        split_seed=str(split["seed"]) if split else None,
+        split_validation_records=int(staged.get("validationRecords") or 0) if split else 0,
+        original_records=original_records,
+        exclude_lines=sorted(set(exclude.lines or [])),
+        exclude_sha256=sorted(set(exclude.sha256 or [])),
+        swap_deployment=request.swap_deployment,
+        deployment_arn=deployment.get("arn") if request.swap_deployment else None,
+        deployment_mode=deployment.get("mode") if request.swap_deployment else None,
+    )
+    return config.model_copy(update={"retrain": plan, "dataset_name": f"{source_name}-retrain"[:40]})
+
+
+def _earlier_report(run: str, settings: StackSettings) -> dict[str, Any]:
+    text = aws.get_text(settings.bucket_name, naming.report_key(run, "report.json"))
+    if text is None:
+        raise ConfigInvalid(f"retrainFrom: run {run} has no report in s3://{settings.bucket_name}/reports/{run}/")
+    report = json.loads(text)
+    if not isinstance(report, dict):
+        raise ConfigInvalid(f"retrainFrom: the report of run {run} is not a JSON object")
+    return report
 
 
 def _deployment(spec: ModelSpec, overrides: RunOverrides, settings: StackSettings) -> DeploymentSettings:

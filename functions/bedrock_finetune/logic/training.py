@@ -66,17 +66,30 @@ def tags(config: RunConfig, sha256: str, *, keep: bool = False) -> list[dict[str
     )
 
 
+def job_name_of(config: RunConfig) -> str:
+    return naming.resource_name(config.dataset_name, config.execution_arn, prefix="ft-", variant=config.variant)
+
+
+def model_name_of(config: RunConfig) -> str:
+    """The custom model's name, known before the job exists (a sweep variant's is its own, even with ``modelName``)."""
+    if config.model_name and config.variant:
+        return f"{config.model_name[: naming.MAX_NAME - len(config.variant) - 1]}-{config.variant}"
+    return config.model_name or naming.resource_name(config.dataset_name, config.execution_arn, variant=config.variant)
+
+
 def create_job(
     config: RunConfig, validation: ValidateDatasetOutput, staged: StageDatasetOutput, role_arn: str
 ) -> JobInfo:
-    job_name = naming.resource_name(config.dataset_name, config.execution_arn, prefix="ft-")
-    model_name = config.model_name or naming.resource_name(config.dataset_name, config.execution_arn)
-    output_uri = f"s3://{config.bucket}/{naming.output_prefix(config.run_id)}"
+    job_name = job_name_of(config)
+    model_name = model_name_of(config)
+    output_uri = f"s3://{config.bucket}/{naming.output_prefix(config.run_id, config.variant)}"
     request: dict[str, Any] = {
         "jobName": job_name,
         "customModelName": model_name,
         "roleArn": role_arn,
-        "clientRequestToken": naming.request_token(config.execution_arn, staged.sha256, "job"),
+        "clientRequestToken": naming.request_token(
+            config.execution_arn, staged.sha256, f"job-{config.variant}" if config.variant else "job"
+        ),
         "baseModelIdentifier": config.base_model_id,
         "customizationType": config.customization_type,
         "hyperParameters": dict(config.hyper_parameters),
@@ -134,7 +147,7 @@ def poll_job(config: RunConfig, job: JobInfo, now: datetime | None = None) -> Jo
 def _metrics(config: RunConfig, response: dict[str, Any]) -> JobMetrics:
     """Losses from the job, and the metric CSVs found by listing the output prefix (their path varies)."""
     validation_metrics = response.get("validationMetrics") or []
-    keys = aws.list_keys(config.bucket, naming.output_prefix(config.run_id))
+    keys = aws.list_keys(config.bucket, naming.output_prefix(config.run_id, config.variant))
     training_key = next((key for key in keys if key.endswith("step_wise_training_metrics.csv")), None)
     validation_key = next((key for key in keys if key.endswith("validation_metrics.csv")), None)
     return JobMetrics(

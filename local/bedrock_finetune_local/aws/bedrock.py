@@ -19,7 +19,15 @@ explicit Stop that interrupts the chain. A throughput or deployment that is stil
 cannot be deleted: the Delete answers ``ConflictException`` (modelled by botocore for both Delete operations) until
 a Get has seen it settle, so a caller that waits by polling, as Cleanup does, gets it deleted.
 
-Settings are captured per resource when it is created: configure them before the Create call. They live in a plain
+Moving a throughput or deployment to another model (``UpdateProvisionedModelThroughput`` with ``desiredModelId``,
+``UpdateCustomModelDeployment``) plays the same plan: the N-th Get after the Update settles it. A throughput shows
+``Updating`` with ``modelArn`` still the old model and ``desiredModelArn`` the new one (botocore: desiredModelArn
+"differs from the modelArn if updating hasn't completed"). botocore's ``CustomModelDeploymentStatus`` has no
+``Updating``: a deployment stays ``Active`` on its old ``modelArn`` and reports the update in ``updateDetails``
+(``modelArn`` = the new model, ``updateStatus`` ``Updating`` → ``UpdateCompleted`` or ``UpdateFailed``).
+
+Settings are captured per resource when it is created, and again when an Update moves it to another model:
+configure them before the Create (or Update) call. They live in a plain
 module global (not a context variable) because moto runs Step Functions executions, and the Lambda handlers inside
 them, in other threads.
 
@@ -53,6 +61,8 @@ from moto.core.responses import ActionResult
 from moto.s3.models import s3_backends
 from moto.utilities.utils import get_partition
 from pydantic import BaseModel, ConfigDict, Field
+
+from bedrock_finetune_local.aws import loss_model
 
 __all__ = [
     "DEFAULT_DEPLOY_FAILURE_MESSAGE",
@@ -104,6 +114,8 @@ class LocalBedrockSettings(BaseModel):
     #: The account's concurrent model customization job quota: CreateModelCustomizationJob answers
     #: ServiceQuotaExceededException while this many jobs are InProgress or Stopping.
     job_quota: int = Field(default=2, ge=1, le=100)
+    #: Jobs whose name contains one of these end Failed, whatever ``job_outcome`` says (one sweep variant failing).
+    failing_jobs: tuple[str, ...] = ()
 
 
 _settings = LocalBedrockSettings()
@@ -331,6 +343,8 @@ class Job:
     output_model_arn: str | None = None
     training_metrics: dict[str, float] | None = None
     validation_metrics: list[dict[str, float]] | None = None
+    #: sha256 of the training data as the job read it when it was created: the loss curves' dataset seed.
+    training_data_sha256: str | None = None
     stages: dict[str, str] = field(
         default_factory=lambda: {
             "validationDetails": "InProgress",
@@ -507,16 +521,45 @@ class ProvisionedThroughput:
 class Deployment:
     arn: str
     name: str
+    #: The custom model the deployment serves. During an update it stays the old model until the update completes
+    #: (botocore documents ``modelArn`` as "the custom model associated with this deployment" and the model being
+    #: rolled out as ``updateDetails.modelArn``, "the new custom model being deployed as part of the update").
     model_arn: str
     description: str | None
+    #: The plan of the transition under way or last played: the creation, then each update (captured per Update).
     plan: LocalBedrockSettings
     created_at: datetime
     last_updated_at: datetime
+    #: botocore's CustomModelDeploymentStatus: Creating | Active | Failed (no Updating: see ``update_status``).
     status: str = "Creating"
     polls: int = 0
     failure_message: str | None = None
+    #: The base model of the served model, fixed at creation: an update must bring a model customized from it.
+    base_model_arn: str = ""
+    #: The last UpdateCustomModelDeployment: its model and botocore's CustomModelDeploymentUpdateStatus
+    #: (Updating | UpdateCompleted | UpdateFailed); None until the deployment is first updated.
+    update_model_arn: str | None = None
+    update_status: str | None = None
+
+    @property
+    def updating(self) -> bool:
+        return self.update_status == "Updating"
+
+    @property
+    def settling(self) -> bool:
+        """Still being created or updated: it cannot be deleted or updated until a Get sees it settle."""
+        return self.status in _TRANSITIONAL_STATUSES or self.updating
+
+    def models_in_use(self) -> tuple[str, ...]:
+        """The served model and, while an update rolls out, the model it moves to."""
+        if self.updating and self.update_model_arn is not None:
+            return (self.model_arn, self.update_model_arn)
+        return (self.model_arn,)
 
     def describe(self) -> dict[str, Any]:
+        update: dict[str, Any] | None = None
+        if self.update_model_arn is not None:
+            update = {"modelArn": self.update_model_arn, "updateStatus": self.update_status}
         return _without_none(
             {
                 "customModelDeploymentArn": self.arn,
@@ -525,6 +568,7 @@ class Deployment:
                 "createdAt": self.created_at,
                 "status": self.status,
                 "description": self.description,
+                "updateDetails": update,
                 "failureMessage": self.failure_message,
                 "lastUpdatedAt": self.last_updated_at,
             }
@@ -549,34 +593,45 @@ def _without_none(values: dict[str, Any]) -> dict[str, Any]:
 
 
 # --------------------------------------------------------------------------------------------------------------------
-# Metrics written at Completed: deterministic, decreasing with the step number.
+# Metrics written at Completed: the curves of loss_model (deterministic in the data and the hyperparameters).
 # --------------------------------------------------------------------------------------------------------------------
 TRAINING_METRICS_KEY = "training_artifacts/step_wise_training_metrics.csv"
 # The nested variant (reference §5 [CONFLICT]) so that consumers list the prefix instead of hard-coding the path.
 VALIDATION_METRICS_KEY = "validation_artifacts/post_fine_tuning_validation/validation/validation_metrics.csv"
 
 
-def _training_loss(step: int, seed: float) -> float:
-    return round(0.25 + seed * 0.1 + 2.2 * math.exp(-0.35 * step), 6)
-
-
 def _metric_rows(job: Job) -> tuple[list[list[Any]], list[list[Any]]]:
+    hyper_parameters = job.request.get("hyperParameters") or {}
     try:
-        epochs = min(max(int((job.request.get("hyperParameters") or {}).get("epochCount", "2")), 1), 20)
+        epochs = min(max(int(hyper_parameters.get("epochCount", "2")), 1), 20)
     except ValueError:
         epochs = 2
     per_epoch = job.plan.steps_per_epoch
-    seed = int(hashlib.sha256(job.name.encode()).hexdigest()[:4], 16) / 0xFFFF
+    curves = loss_model.loss_curves(
+        dataset_sha256=_dataset_fingerprint(job),
+        base_model_id=job.base_model_id,
+        customization_type=job.request.get("customizationType", "FINE_TUNING"),
+        hyper_parameters=hyper_parameters,
+        epochs=epochs,
+        steps_per_epoch=per_epoch,
+    )
     training = []
-    for step in range(epochs * per_epoch):
-        loss = _training_loss(step, seed)
+    for step, raw in enumerate(curves.training):
+        loss = round(raw, 6)
         training.append([step, step // per_epoch, loss, round(math.exp(loss), 6)])
     validation = []
-    for epoch in range(epochs):
-        last_step = (epoch + 1) * per_epoch - 1
-        loss = round(_training_loss(last_step, seed) + 0.05, 6)
-        validation.append([last_step, epoch, loss, round(math.exp(loss), 6)])
+    for epoch, raw in enumerate(curves.validation):
+        loss = round(raw, 6)
+        validation.append([(epoch + 1) * per_epoch - 1, epoch, loss, round(math.exp(loss), 6)])
     return training, validation
+
+
+def _dataset_fingerprint(job: Job) -> str:
+    """The training data's sha256, read when the job was created; its URI's if the bytes were not read. Never the
+    job name: sweep variants of one dataset have different names and must see the same data."""
+    if job.training_data_sha256 is not None:
+        return job.training_data_sha256
+    return hashlib.sha256(str(job.request["trainingDataConfig"].get("s3Uri")).encode()).hexdigest()
 
 
 def _csv(header: list[str], rows: list[list[Any]]) -> bytes:
@@ -679,6 +734,15 @@ class LocalBedrockBackend(BedrockBackend):
         except Exception:
             return False
 
+    def _s3_object_sha256(self, uri: str) -> str | None:
+        """The object's content hash (never its content: the data may hold personal data), or None if unreadable."""
+        bucket, key = _split_s3_uri(uri)
+        try:
+            found = self._s3().get_object(bucket, key)
+        except Exception:
+            return None
+        return None if found is None else hashlib.sha256(found.value).hexdigest()
+
     def _s3_bucket_exists(self, uri: str) -> bool:
         try:
             self._s3().get_bucket(_split_s3_uri(uri)[0])
@@ -777,6 +841,7 @@ class LocalBedrockBackend(BedrockBackend):
             plan=current_settings(),
             creation_time=now,
             last_modified_time=now,
+            training_data_sha256=self._s3_object_sha256(params["trainingDataConfig"]["s3Uri"]),
         )
         self.jobs[job.arn] = job
         in_progress = sum(1 for item in self.jobs.values() if item.status == "InProgress")
@@ -811,9 +876,10 @@ class LocalBedrockBackend(BedrockBackend):
                 self._finish_job(job, "Stopped")
             return
         plan = job.plan
+        outcome = "Failed" if any(part in job.name for part in plan.failing_jobs) else plan.job_outcome
         if job.polls >= plan.job_polls_to_finish:
-            self._finish_job(job, plan.job_outcome)
-        elif plan.job_outcome == "Stopped" and job.polls == plan.job_polls_to_finish - 1:
+            self._finish_job(job, outcome)
+        elif outcome == "Stopped" and job.polls == plan.job_polls_to_finish - 1:
             job.status = "Stopping"
             job.stages = {**job.stages, "trainingDetails": "Stopping"}
             job.last_modified_time = _now()
@@ -977,7 +1043,7 @@ class LocalBedrockBackend(BedrockBackend):
     def delete_model(self, params: dict[str, Any]) -> dict[str, Any]:
         model = self.find_model(params["modelIdentifier"])
         users = [p.name for p in self.provisioned.values() if model.arn in (p.model_arn, p.desired_model_arn)]
-        users += [d.name for d in self.deployments.values() if d.model_arn == model.arn]
+        users += [d.name for d in self.deployments.values() if model.arn in d.models_in_use()]
         if users:
             raise ConflictException(
                 f"Custom model {model.name} is in use by {', '.join(sorted(users))}; delete those first."
@@ -1031,14 +1097,17 @@ class LocalBedrockBackend(BedrockBackend):
 
     def get_provisioned(self, params: dict[str, Any]) -> dict[str, Any]:
         pt = self.find_provisioned(params["provisionedModelId"])
-        if pt.status in ("Creating", "Updating"):
+        if pt.status in _TRANSITIONAL_STATUSES:
+            # Creating and Updating both settle on the plan's N-th Get. Until an update completes, modelArn is the
+            # old model and desiredModelArn the new one; a failed update leaves the throughput Failed on the old
+            # model (botocore's failureMessage covers "creation, updating, or deletion").
             pt.polls += 1
-            if pt.status == "Updating":
-                pt.status, pt.model_arn, pt.last_modified_time = "InService", pt.desired_model_arn, _now()
-            elif pt.polls >= pt.plan.deploy_polls_to_finish:
+            if pt.polls >= pt.plan.deploy_polls_to_finish:
                 pt.status, pt.last_modified_time = pt.plan.deploy_outcome, _now()
                 if pt.status == "Failed":
                     pt.failure_message = pt.plan.deploy_failure_message
+                else:
+                    pt.model_arn = pt.desired_model_arn
         return pt.describe()
 
     def list_provisioned(self, params: dict[str, Any]) -> dict[str, Any]:
@@ -1062,6 +1131,15 @@ class LocalBedrockBackend(BedrockBackend):
         if new_name and new_name != pt.name and any(p.name == new_name for p in self.provisioned.values()):
             raise ValidationException(f"A provisioned model named {new_name} already exists.")
         if params.get("desiredModelId"):
+            if ":foundation-model/" in pt.model_arn:
+                # botocore, desiredModelId: "You can't specify this field if this Provisioned Throughput is
+                # associated with a base model."
+                raise ValidationException(
+                    f"Provisioned model {pt.name} is associated with the base model {pt.model_arn}; "
+                    "its model cannot be changed."
+                )
+            # botocore, desiredModelId: the base model the custom model was customized from, or another custom model
+            # customized from the same base model. A custom model must be Active (as for CreateProvisioned...).
             model_arn, foundation_model_arn = self._resolve_served_model(params["desiredModelId"])
             if foundation_model_arn != pt.foundation_model_arn:
                 raise ValidationException(
@@ -1069,6 +1147,7 @@ class LocalBedrockBackend(BedrockBackend):
                 )
             if model_arn != pt.model_arn:
                 pt.desired_model_arn, pt.status = model_arn, "Updating"
+                pt.plan, pt.polls = current_settings(), 0
         pt.name = new_name or pt.name
         pt.last_modified_time = _now()
         return {}
@@ -1114,6 +1193,7 @@ class LocalBedrockBackend(BedrockBackend):
             plan=current_settings(),
             created_at=now,
             last_updated_at=now,
+            base_model_arn=model.base_model_arn,
         )
         self.deployments[deployment.arn] = deployment
         self._tag(deployment.arn, params.get("tags"))
@@ -1121,12 +1201,20 @@ class LocalBedrockBackend(BedrockBackend):
 
     def get_deployment(self, params: dict[str, Any]) -> dict[str, Any]:
         deployment = self.find_deployment(params["customModelDeploymentIdentifier"])
-        if deployment.status == "Creating":
+        if deployment.settling:
             deployment.polls += 1
             if deployment.polls >= deployment.plan.deploy_polls_to_finish:
                 failed = deployment.plan.deploy_outcome == "Failed"
-                deployment.status = "Failed" if failed else "Active"
-                deployment.failure_message = deployment.plan.deploy_failure_message if failed else None
+                if deployment.updating:
+                    # A failed update leaves the deployment Active on its old model: botocore documents status
+                    # Failed (and failureMessage) for a deployment that "failed to be created or became
+                    # unavailable", and gives the update its own UpdateFailed status.
+                    deployment.update_status = "UpdateFailed" if failed else "UpdateCompleted"
+                    if not failed and deployment.update_model_arn is not None:
+                        deployment.model_arn = deployment.update_model_arn
+                else:
+                    deployment.status = "Failed" if failed else "Active"
+                    deployment.failure_message = deployment.plan.deploy_failure_message if failed else None
                 deployment.last_updated_at = _now()
         return deployment.describe()
 
@@ -1142,13 +1230,48 @@ class LocalBedrockBackend(BedrockBackend):
         page, token = _page(_sorted(deployments, params, lambda d: d.created_at), params)
         return _without_none({"modelDeploymentSummaries": [d.summary() for d in page], "nextToken": token})
 
+    def update_deployment(self, params: dict[str, Any]) -> dict[str, Any]:
+        """UpdateCustomModelDeployment: move an Active deployment to another Active custom model of the same base.
+
+        botocore models only ResourceNotFoundException, AccessDeniedException, ValidationException,
+        InternalServerException and ThrottlingException for this operation (no ConflictException, unlike
+        DeleteCustomModelDeployment), so every refusal of a well-formed request for existing resources is a
+        ValidationException. The answer is HTTP 202 (the operation's responseCode) with customModelDeploymentArn.
+        """
+        validate_request("bedrock", "UpdateCustomModelDeployment", params)
+        deployment = self.find_deployment(params["customModelDeploymentIdentifier"])
+        model = self.find_model(params["modelArn"])
+        if deployment.updating and deployment.update_model_arn == model.arn:
+            return {"customModelDeploymentArn": deployment.arn}  # a retry (the operation is idempotent)
+        if deployment.settling or deployment.status != "Active":
+            what = "being updated" if deployment.updating else f"in status {deployment.status}"
+            raise ValidationException(
+                f"Custom model deployment {deployment.name} cannot be updated while it is {what}; "
+                "it must be Active with no update in progress."
+            )
+        if model.arn == deployment.model_arn:
+            return {"customModelDeploymentArn": deployment.arn}  # already serves it: nothing to roll out
+        if model.status != "Active":
+            raise ValidationException(f"Custom model {model.name} is not Active (status {model.status}).")
+        if model.base_model_arn != deployment.base_model_arn:
+            raise ValidationException(
+                f"Custom model deployment {deployment.name} serves a model customized from "
+                f"{deployment.base_model_arn}; the new model {model.name} was customized from {model.base_model_arn}."
+            )
+        deployment.update_model_arn, deployment.update_status = model.arn, "Updating"
+        deployment.plan, deployment.polls = current_settings(), 0
+        deployment.last_updated_at = _now()
+        return {"customModelDeploymentArn": deployment.arn}
+
     def delete_deployment(self, params: dict[str, Any]) -> dict[str, Any]:
         deployment = self.find_deployment(params["customModelDeploymentIdentifier"])
-        if deployment.status in _TRANSITIONAL_STATUSES:
-            # botocore models ConflictException for DeleteCustomModelDeployment (see delete_provisioned).
+        if deployment.settling:
+            # botocore models ConflictException for DeleteCustomModelDeployment (see delete_provisioned); an update
+            # still rolling out counts as in progress like Creating does.
+            what = "an update is in progress" if deployment.updating else f"its status is {deployment.status}"
             raise ConflictException(
-                f"Custom model deployment {deployment.name} cannot be deleted while its status is "
-                f"{deployment.status}; try again once it is Active or Failed."
+                f"Custom model deployment {deployment.name} cannot be deleted while {what}; "
+                "try again once it is Active or Failed."
             )
         del self.deployments[deployment.arn]
         self._forget(deployment.arn)
@@ -1213,6 +1336,7 @@ _OPERATIONS: dict[str, Callable[[LocalBedrockBackend, dict[str, Any]], dict[str,
     "create_custom_model_deployment": LocalBedrockBackend.create_deployment,
     "get_custom_model_deployment": LocalBedrockBackend.get_deployment,
     "list_custom_model_deployments": LocalBedrockBackend.list_deployments,
+    "update_custom_model_deployment": LocalBedrockBackend.update_deployment,
     "delete_custom_model_deployment": LocalBedrockBackend.delete_deployment,
     "list_foundation_models": LocalBedrockBackend.list_foundation,
 }
