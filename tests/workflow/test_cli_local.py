@@ -162,7 +162,8 @@ def test_then_chains_a_retrain_and_a_retire_and_json_has_one_object_per_executio
     assert code == 0, payload
     assert set(payload) == {"status", "runs", "resources"}
     runs = payload["runs"]
-    assert isinstance(runs, list) and len(runs) == 3
+    assert isinstance(runs, list)
+    assert len(runs) == 3
     assert all(set(run) == JSON_KEYS for run in runs)
     assert [run["status"] for run in runs] == ["SUCCEEDED"] * 3
     first, retrained, retired = (run["report"] for run in runs)
