@@ -76,6 +76,17 @@ $(NODE_STAMP): package.json package-lock.json
 	npm ci --include=dev --ignore-scripts --no-audit --no-fund --loglevel=error
 	@touch $@
 
+# The browser test (tests/browser) loads the HTML run report in Debian's headless Chromium: installed once with apt
+# (through sudo unless root; the package lists are refreshed only when the first attempt fails).
+CHROMIUM := /usr/bin/chromium-headless-shell
+APT := $(if $(filter 0,$(shell id -u)),,sudo) env DEBIAN_FRONTEND=noninteractive apt-get
+.PHONY: chromium
+chromium: $(CHROMIUM)
+
+$(CHROMIUM):
+	$(APT) install -y --no-install-recommends chromium-headless-shell || \
+		{ $(APT) update && $(APT) install -y --no-install-recommends chromium-headless-shell; }
+
 lint: lint-python validate asl checkov build
 
 lint-python: venv
@@ -109,7 +120,7 @@ format: venv
 	$(BIN)/ruff check --fix .
 	$(BIN)/ruff format .
 
-test: lint
+test: lint $(CHROMIUM)
 	$(BIN)/pytest -n $(PYTEST_WORKERS) -q
 
 unit: venv

@@ -1,8 +1,9 @@
 """Run the benchmark: generate data if missing, measure each pair in a fresh process, print a table; then each
-Lambda function's cold start against a floor, and its package size (bench/coldstart.py).
+Lambda function's cold start against a floor, and its package size (bench/coldstart.py); then the CLI's start-up
+against a floor (bench/startup.py).
 
 ``python -m bench --profile`` adds a cProfile of our validator on the 250 MB Claude file (top functions by own time).
-``python -m bench --coldstart-only`` runs only the cold-start and size section.
+``python -m bench --coldstart-only`` runs only the cold-start and size section, ``--startup-only`` only the CLI's.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ import subprocess
 import sys
 import time
 
-from bench import coldstart, generate
+from bench import coldstart, generate, startup
 
 IMPLEMENTATIONS = ("ours", "baseline")
 TARGET_RATIO = 2.0
@@ -36,6 +37,10 @@ def profile(path: str) -> None:
 def main(argv: list[str]) -> int:
     if "--coldstart-only" in argv:
         for line in coldstart.run():
+            print(f"MISSED {line}")
+        return 0
+    if "--startup-only" in argv:
+        for line in startup.run():
             print(f"MISSED {line}")
         return 0
     started = time.perf_counter()
@@ -62,6 +67,7 @@ def main(argv: list[str]) -> int:
             missed.append(f"{name}: peak RSS {results['ours']['peak_rss_mb']:.0f} MB > {TARGET_RSS_MB:.0f} MB")
     print(f"\ntotal {time.perf_counter() - started:.0f} s; targets: >= {TARGET_RATIO}x, <= {TARGET_RSS_MB:.0f} MB RSS")
     missed += coldstart.run()
+    missed += startup.run()
     for line in missed:
         print(f"MISSED {line}")
     if "--profile" in argv:

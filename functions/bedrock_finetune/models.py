@@ -539,3 +539,8 @@ class ReconcileOutput(CamelModel):
     problems: list[str]
     report_uri: str | None
     notification: NotifyOutput | None
+    #: This stack's jobs InProgress and the model units of its provisioned throughput (running or kept), and how
+    #: many resources this sweep stopped or deleted: the dashboard's gauges.
+    jobs_in_progress: int = 0
+    provisioned_model_units: int = 0
+    removed: int = 0

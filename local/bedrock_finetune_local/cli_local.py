@@ -15,7 +15,7 @@ import tempfile
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 
-from bedrock_finetune_local.cli import UsageError
+from bedrock_finetune_cli.common import UsageError
 
 if TYPE_CHECKING:
     from bedrock_finetune_local import runner
@@ -80,8 +80,30 @@ def register(subparsers: Any) -> None:
     run.add_argument("--json", action="store_true", help="print exactly one JSON object")
     run.set_defaults(func=_run_command)
 
+    serve = local_commands.add_parser(
+        "serve",
+        help="the local AWS as an HTTP endpoint (stack deployed from template.yaml) for the stack commands and boto3",
+        description="Deploys template.yaml into a local account under samconfig.toml's stack name and serves it on "
+        "127.0.0.1 (moto's server mode, with the real handlers, the local Bedrock and IAM for the workflow's own "
+        "principals). Prints AWS_ENDPOINT_URL=... when ready; Ctrl-C stops it and removes everything.",
+    )
+    serve.add_argument("--port", type=int, default=0, help="port to listen on (default: a free one)")
+    serve.set_defaults(func=_serve_command)
+
     demo = subparsers.add_parser("demo", help="a successful run and a failing run of the sample datasets")
     demo.set_defaults(func=_demo_command)
+
+
+def _serve_command(args: argparse.Namespace) -> int:
+    from bedrock_finetune_local import serve  # noqa: PLC0415 - imports moto: only when serving
+
+    if not 0 <= args.port <= 65535:
+        raise UsageError(f"--port {args.port}: not a TCP port")
+    try:
+        serve.serve(args.port, lambda line: print(line, flush=True))
+    except OSError as exc:
+        raise UsageError(f"--port {args.port}: {exc.strerror or exc}") from exc
+    return 0
 
 
 def _positive(text: str) -> int:
@@ -302,14 +324,19 @@ def _demo_command(args: argparse.Namespace) -> int:
         ),
     ]
     as_expected = True
+    page: Path | None = None  # the HTML report of the successful run (a copy in its artifacts folder)
     for title, options, expected in scenarios:
         print(f"\n{title}")
         result = runner.run(options, on_state=print_state)
         print_summary(result)
         as_expected &= result.status == expected
+        if page is None and result.status == "SUCCEEDED" and result.artifacts_dir:
+            page = Path(result.artifacts_dir) / "report.html"
     as_expected &= _demo_duplicates_and_queue(datasets / "support-chat.jsonl")
     as_expected &= _demo_iterate(datasets / "support-chat.jsonl")
     print("\nDemo finished: every scenario ended as expected." if as_expected else "\nDemo: UNEXPECTED outcome.")
+    if page is not None and page.exists():
+        print(f"Open the report of the successful run: {page.as_uri()}")
     return 0 if as_expected else 1
 
 

@@ -81,6 +81,8 @@ class RunOptions:
     # ``{"stateMachine": "<logical id>", "input": {...}}`` with ``{{run.N.runId}}``, ``{{run.N.modelArn}}`` and
     # ``{{run.N.deploymentArn}}`` referring to earlier executions (0-based, in order).
     then: list[dict[str, Any]] = field(default_factory=list)
+    # The stack's name in the local account (physical names derive from it).
+    stack_name: str = "bedrock-finetune-local"
 
     @property
     def all_datasets(self) -> list[Path]:
@@ -128,6 +130,9 @@ class RunResult:
     reconciler: dict[str, Any] | None = None
     # The state machine (logical id) the execution ran on.
     state_machine: str = "FineTuneStateMachine"
+    # A local folder holding copies of the run's reports/<run>/ objects (report.json, report.html, ...), next to the
+    # log file; None when the run wrote none.
+    artifacts_dir: str | None = None
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -143,6 +148,7 @@ class RunResult:
             "executions_started": self.executions_started,
             "max_concurrent_jobs": self.max_concurrent_jobs,
             "reconciler": self.reconciler,
+            "artifacts_dir": self.artifacts_dir,
         }
 
 
@@ -181,7 +187,11 @@ def local_aws_session(options: RunOptions, log_file: Path) -> Iterator[stack.Sta
         scope.enter_context(_lambda_logs_to(log_file))
         declared = stack.load_template(stack.project_root()).get("Parameters", {})
         local_defaults = {name: value for name, value in LOCAL_STACK_PARAMETERS.items() if name in declared}
-        deployed = stack.deploy(parameters={**local_defaults, **options.stack_parameters}, edit=options.template_edit)
+        deployed = stack.deploy(
+            stack_name=options.stack_name,
+            parameters={**local_defaults, **options.stack_parameters},
+            edit=options.template_edit,
+        )
         # From here on every call is authorized as the principal that makes it (the runner itself is the
         # account's administrator), and faults apply to the workflow's calls only.
         scope.enter_context(local_iam.enforce())
@@ -292,11 +302,36 @@ def run(options: RunOptions, on_state: Callable[[StateLine], None] | None = None
     return result.runs[0]
 
 
+RUN_FOLDER_PREFIX = "bedrock-finetune-local-"
+#: A local run keeps its folder (the Lambda log, the report copies) for a person to read; the next run removes the
+#: folders of runs older than this.
+RUN_FOLDER_MAX_AGE_SECONDS = 24 * 3600
+
+
+def remove_old_run_folders(now: float | None = None) -> list[Path]:
+    """Remove the folders of local runs (and demos) older than a day; what was removed."""
+    import shutil  # noqa: PLC0415
+
+    now = time.time() if now is None else now
+    removed = []
+    for prefix in (RUN_FOLDER_PREFIX, "bedrock-finetune-demo-"):
+        for folder in Path(tempfile.gettempdir()).glob(f"{prefix}*"):
+            try:
+                old = now - folder.stat().st_mtime > RUN_FOLDER_MAX_AGE_SECONDS
+            except OSError:
+                continue
+            if old and folder.is_dir():
+                shutil.rmtree(folder, ignore_errors=True)
+                removed.append(folder)
+    return removed
+
+
 def run_many(options: RunOptions, on_state: Callable[[int, StateLine], None] | None = None) -> MultiRunResult:
     """Drop ``options.dataset`` and then each of ``options.extra_datasets`` in order (or start each from the console
     input) into one local account, wait until every execution has ended, then fire the reconciler's schedule once."""
     started = time.monotonic()
-    log_file = Path(tempfile.mkdtemp(prefix="bedrock-finetune-local-")) / "lambda.log"
+    remove_old_run_folders()
+    log_file = Path(tempfile.mkdtemp(prefix=RUN_FOLDER_PREFIX)) / "lambda.log"
     with local_aws_session(options, log_file) as deployed:
         s3 = boto3.client("s3", region_name=stack.REGION)
         sfn = boto3.client("stepfunctions", region_name=stack.REGION)
@@ -478,6 +513,7 @@ def _chained_result(
         log_file=str(log_file),
         seconds=0.0,
         state_machine=step.state_machine,
+        artifacts_dir=_download_reports(s3, bucket, item.arn, log_file),
     )
 
 
@@ -652,7 +688,35 @@ def _run_result(
         bucket=bucket,
         log_file=str(log_file),
         seconds=0.0,
+        artifacts_dir=_download_reports(s3, bucket, execution_arn, log_file),
     )
+
+
+def _download_reports(s3: Any, bucket: str, execution_arn: str | None, log_file: Path) -> str | None:
+    """Copy the run's reports/<run>/ objects into ``artifacts/<run>/`` next to the log file; None when there are
+    none (no execution, or a state machine that reports elsewhere)."""
+    if execution_arn is None:
+        return None
+    from bedrock_finetune.naming import run_id  # noqa: PLC0415
+
+    run = run_id(execution_arn.rsplit(":", 1)[-1])
+    prefix = f"reports/{run}/"
+    keys = [
+        item["Key"]
+        for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix)
+        for item in page.get("Contents", [])
+    ]
+    if not keys:
+        return None
+    folder = log_file.parent / "artifacts" / run
+    for key in keys:
+        relative = Path(key.removeprefix(prefix))
+        if relative.is_absolute() or ".." in relative.parts:
+            continue  # never written outside the folder
+        target = folder / relative
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_bytes(s3.get_object(Bucket=bucket, Key=key)["Body"].read())
+    return str(folder)
 
 
 def admin_client(service: str) -> Any:

@@ -141,6 +141,8 @@ def _invoke(
         AWS_REGION=function.region,
         AWS_DEFAULT_REGION=function.region,
         AWS_LAMBDA_FUNCTION_NAME=function.function_name,
+        # No X-Ray daemon here: Powertools Tracer is off, as SAM CLI's local invoke leaves it.
+        POWERTOOLS_TRACE_DISABLED="true",
     )
     # As the Lambda runtime does: the handler's SDK finds its execution role's session in the environment.
     variables.update(iam.role_credentials(str(function.role), function.function_name).as_environment())

@@ -515,6 +515,17 @@ def _alarm(stack: Stack, logical_id: str, props: dict[str, Any]) -> None:
     stack.attributes[logical_id] = {"Arn": f"arn:aws:cloudwatch:{REGION}:{ACCOUNT_ID}:alarm:{name}"}
 
 
+def _dashboard(stack: Stack, logical_id: str, props: dict[str, Any]) -> None:
+    """A CloudWatch dashboard; its body must be JSON with widgets, as PutDashboard requires."""
+    body = props["DashboardBody"]
+    parsed = json.loads(body)
+    if not isinstance(parsed, dict) or not isinstance(parsed.get("widgets"), list):
+        raise ValueError(f"{logical_id}: DashboardBody has no widgets list")
+    name = props.get("DashboardName") or f"{stack.name}-{logical_id}"
+    _client("cloudwatch").put_dashboard(DashboardName=name, DashboardBody=body)
+    stack.physical[logical_id] = name
+
+
 def _schedule(stack: Stack, logical_id: str, props: dict[str, Any]) -> None:
     """An EventBridge Scheduler schedule. moto stores it and never fires it: the local runner fires it once, as the
     scheduler would (its target invoked with the target's role), after a run's executions end."""
@@ -586,6 +597,7 @@ _CREATORS = {
     "AWS::Lambda::EventInvokeConfig": _event_invoke_config,
     "AWS::SQS::Queue": _queue,
     "AWS::CloudWatch::Alarm": _alarm,
+    "AWS::CloudWatch::Dashboard": _dashboard,
     "AWS::DynamoDB::Table": _table,
     "AWS::Scheduler::Schedule": _schedule,
 }

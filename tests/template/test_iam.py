@@ -40,6 +40,10 @@ RESOURCE_STAR_ALLOWED = {
 MANAGED_POLICIES_ALLOWED = {
     # SAM attaches it to every function role: logs:CreateLogGroup/CreateLogStream/PutLogEvents for its own logs.
     "service-role/AWSLambdaBasicExecutionRole": "a function's own CloudWatch logs",
+    # SAM attaches it with `Tracing: Active` (functions) and `Tracing: Enabled` (state machines): only
+    # xray:PutTraceSegments, PutTelemetryRecords and the sampling reads, which have no resource-level permissions
+    # (Service Authorization Reference, AWS X-Ray): nothing narrower exists.
+    "AWSXrayWriteOnlyAccess": "writing the run's traces to X-Ray",
 }
 
 

@@ -19,7 +19,7 @@ from conftest import CLAUDE, NOVA_MICRO, REPO, Records
 
 import bedrock_finetune_local
 from bedrock_finetune.catalog import all_models
-from bedrock_finetune_local.cli import main
+from bedrock_finetune_cli.main import main
 
 GOLDEN = REPO / "tests" / "golden"
 DATASETS = "events/datasets"
@@ -227,3 +227,45 @@ def test_the_cli_works_without_the_extension_module(
     # When the validator runs / Then it works as usual
     assert main(["validate", f"{DATASETS}/support-chat.jsonl", "--base-model", NOVA_MICRO, "--json"]) == 0
     assert json.loads(capsys.readouterr().out)["valid"] is True
+
+
+@pytest.mark.parametrize(
+    ("args", "reason"),
+    [
+        (["validate", "missing.jsonl", "--base-model", NOVA_MICRO, "--json"], "cannot read missing.jsonl"),
+        (["validate", f"{DATASETS}/support-chat.jsonl", "--json"], "--base-model"),
+        (["validate", f"{DATASETS}/support-chat.jsonl", "--base-model", "amazon.nova-micro", "--json"],
+         "unknown base model id"),
+        (["validate", f"{DATASETS}/support-chat.jsonl", "--base-model", NOVA_MICRO, "--json",
+          "--hyperparameters", "epochs"], "expects KEY=VALUE"),
+        (["models", "--json", "--nope"], "unrecognized arguments: --nope"),
+    ],
+)  # fmt: skip
+def test_usage_errors_with_json_print_exactly_one_json_object(
+    capsys: pytest.CaptureFixture[str], args: list[str], reason: str
+) -> None:
+    # Given bad arguments and --json / When run / Then exit 2, stdout is one {"error", "exitCode"} object
+    assert main(args) == 2
+    captured = capsys.readouterr()
+    payload = json.loads(captured.out)
+    assert list(payload) == ["error", "exitCode"]
+    assert payload["exitCode"] == 2
+    assert reason in payload["error"]
+    # and the reason is on stderr, for a person, as without --json
+    assert reason in captured.err
+
+
+def test_the_parser_spells_the_catalogs_customization_types() -> None:
+    # The parser lists the types without importing the catalog: both lists must agree
+    from bedrock_finetune.catalog import CUSTOMIZATION_TYPES
+    from bedrock_finetune_cli.validate import CUSTOMIZATION_TYPES as PARSER_TYPES
+
+    assert PARSER_TYPES == CUSTOMIZATION_TYPES
+
+
+def test_the_former_module_re_exports_the_cli() -> None:
+    # Code that imports bedrock_finetune_local.cli keeps working
+    from bedrock_finetune_local import cli
+
+    assert cli.main is main
+    assert cli.UsageError.__module__ == "bedrock_finetune_cli.common"

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import json
+import urllib.parse
 from pathlib import Path
 
 import pytest
 
-from bedrock_finetune_local.cli import main
+from bedrock_finetune_cli.main import main
 
 ROOT = Path(__file__).resolve().parents[2]
 VALID = str(ROOT / "events" / "datasets" / "support-chat.jsonl")
@@ -25,6 +26,7 @@ JSON_KEYS = {
     "executions_started",
     "max_concurrent_jobs",
     "reconciler",
+    "artifacts_dir",
 }
 RESOURCE_KEYS = {"provisioned_throughputs", "custom_model_deployments", "jobs_in_progress", "custom_models"}
 
@@ -94,6 +96,36 @@ def test_usage_errors_exit_2(capsys: pytest.CaptureFixture[str], args: list[str]
     assert "error" in capsys.readouterr().err
 
 
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["--dataset", "missing.jsonl"],
+        ["--dataset", VALID, "--job-outcome", "Exploded"],
+        ["--dataset", VALID, "--fault", "bedrock:CreateProvisionedModelThroughput"],
+    ],
+)
+def test_usage_errors_with_json_print_exactly_one_json_object(
+    capsys: pytest.CaptureFixture[str], args: list[str]
+) -> None:
+    # Given a bad local run with --json / When run / Then exit 2, and stdout is one {"error", "exitCode"} object
+    assert main(["local", "run", *args, "--json"]) == 2
+    captured = capsys.readouterr()
+    payload = json.loads(captured.out)
+    assert list(payload) == ["error", "exitCode"]
+    assert payload["exitCode"] == 2
+    assert payload["error"] in captured.err
+
+
+def test_config_that_is_not_utf8_is_a_usage_error(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    # Given a --config file in Latin-1 / When run / Then exit 2 with one line naming the file
+    config = tmp_path / "config.json"
+    config.write_bytes(b'{"modelName": "caf\xe9"}')
+    assert main(["local", "run", "--dataset", VALID, "--config", str(config)]) == 2
+    err = capsys.readouterr().err
+    assert f"--config {config}: not UTF-8 text" in err
+    assert "Traceback" not in err
+
+
 def test_config_with_dataset_uri_is_a_usage_error(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
     config = tmp_path / "config.json"
     config.write_text(json.dumps({"datasetUri": "s3://x/y.jsonl"}))
@@ -133,6 +165,12 @@ def test_demo_shows_success_and_the_cleanup_path(capsys: pytest.CaptureFixture[s
     assert "stage 2: epochCount" in out
     assert out.count("  * ") >= 2
     assert "deployment Swapped: now serves" in out
+    # And it ends pointing at the successful run's HTML report, a local copy with its charts
+    last = out.rstrip("\n").splitlines()[-1]
+    assert last.startswith("Open the report of the successful run: file:///"), last
+    page = Path(urllib.parse.unquote(urllib.parse.urlparse(last.split(": ", 1)[1]).path))
+    assert page.name == "report.html"
+    assert "<svg" in page.read_text()
 
 
 def test_then_chains_a_retrain_and_a_retire_and_json_has_one_object_per_execution(

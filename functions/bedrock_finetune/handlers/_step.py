@@ -8,7 +8,7 @@ import functools
 from collections.abc import Callable
 from typing import Any, TypeVar
 
-from aws_lambda_powertools import Logger
+from aws_lambda_powertools import Logger, Tracer
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from botocore.exceptions import ClientError
 from pydantic import BaseModel, ValidationError
@@ -18,6 +18,9 @@ from bedrock_finetune.config import describe_validation_error
 from bedrock_finetune.errors import ConfigInvalid, WorkflowError
 
 logger = Logger()
+#: X-Ray through Powertools: each handler is a subsegment of the execution's trace, with its boto3 calls (the
+#: state machine has tracing on, template.yaml). Off outside Lambda and in local runs (POWERTOOLS_TRACE_DISABLED).
+tracer = Tracer()
 
 In = TypeVar("In", bound=BaseModel)
 Handler = Callable[[dict[str, Any], LambdaContext], dict[str, Any]]
@@ -49,6 +52,7 @@ def step(input_model: type[In]) -> Callable[[Callable[[In], BaseModel]], Handler
     def decorate(logic: Callable[[In], BaseModel]) -> Handler:
         @functools.wraps(logic)
         @logger.inject_lambda_context(log_event=False, clear_state=True)
+        @tracer.capture_lambda_handler(capture_response=False)
         def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
             try:
                 parsed = input_model.model_validate(event)

@@ -8,6 +8,7 @@ from typing import Any
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+from bedrock_finetune import metrics
 from bedrock_finetune.config import StackSettings
 from bedrock_finetune.handlers._step import logger
 from bedrock_finetune.logic.outcome import cleanup_aborted
@@ -22,5 +23,11 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     if result.skipped:
         logger.info("nothing to recover", extra={"status": change.status, "reason": result.skipped})
     else:
-        logger.info("ended run cleaned up", extra={"status": change.status, "leftovers": len(result.leftovers)})
+        metrics.record(
+            logger,
+            "ended run cleaned up",
+            {metrics.RUNS_FAILED: 1, metrics.CLEANUP_LEFTOVERS: len(result.leftovers)},
+            status=change.status,
+            leftovers=len(result.leftovers),
+        )
     return result.model_dump(mode="json", by_alias=True)

@@ -1,6 +1,7 @@
 """CreateCustomizationJob: take the run's place in the training queue; first in line and with a free job slot, start
 the Bedrock model customization job, else answer Queued with how long to wait (logic/queue.py)."""
 
+from bedrock_finetune import metrics
 from bedrock_finetune.config import StackSettings
 from bedrock_finetune.handlers._step import logger, step
 from bedrock_finetune.logic.queue import start_training
@@ -15,5 +16,7 @@ def handler(event: CreateCustomizationJobInput) -> TrainingStartOutput:
     if result.job is not None:
         logger.info("job created", extra={**extra, "job_arn": result.job.job_arn, "model_name": result.job.model_name})
     else:
-        logger.info("waiting for a training job slot", extra={**extra, "wait_seconds": queue.wait_seconds})
+        # A run starts waiting on its first Queued answer (nothing waited yet): counted once per run.
+        waiting: dict[str, float] = {metrics.RUNS_WAITING_FOR_CAPACITY: 1} if queue.waited_seconds == 0 else {}
+        metrics.record(logger, "waiting for a training job slot", waiting, **extra, wait_seconds=queue.wait_seconds)
     return result

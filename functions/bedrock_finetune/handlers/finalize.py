@@ -1,5 +1,6 @@
 """Finalize: move the dataset to processed/ and write the run report."""
 
+from bedrock_finetune import metrics
 from bedrock_finetune.config import StackSettings
 from bedrock_finetune.handlers._step import logger, step
 from bedrock_finetune.logic.outcome import finalize, parse_state
@@ -9,5 +10,5 @@ from bedrock_finetune.models import ReportOutput, WholeStateInput
 @step(WholeStateInput)
 def handler(event: WholeStateInput) -> ReportOutput:
     result = finalize(parse_state(event.state), event.execution, StackSettings.from_environ())
-    logger.info("run finalized", extra={"report_uri": result.report_uri})
+    metrics.record(logger, "run finalized", {metrics.RUNS_SUCCEEDED: 1}, report_uri=result.report_uri)
     return result

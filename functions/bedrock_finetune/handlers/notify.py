@@ -10,19 +10,17 @@ from __future__ import annotations
 
 from typing import Any
 
-from aws_lambda_powertools import Metrics
-from aws_lambda_powertools.metrics import MetricUnit
 from botocore.exceptions import ClientError
 
-from bedrock_finetune import aws, naming
+from bedrock_finetune import aws, metrics, naming
 from bedrock_finetune.config import StackSettings
 from bedrock_finetune.errors import NotificationFailed, TransientAwsError
 from bedrock_finetune.handlers._step import logger, step
 from bedrock_finetune.logic.outcome import REPORT_NAME, failure_report, notify, parse_state
 from bedrock_finetune.models import NotifyInput, NotifyOutput
 
-METRICS_NAMESPACE = "BedrockFinetune"
-NOTIFICATION_FAILURES = "NotificationFailures"
+METRICS_NAMESPACE = metrics.NAMESPACE
+NOTIFICATION_FAILURES = metrics.NOTIFICATION_FAILURES
 #: The state machine's MaxAttempts for TransientAwsError on NotifySuccess and NotifyFailure (checked by
 #: tests/workflow/test_cleanup_honest.py against the ASL).
 NOTIFY_RETRIES = 6
@@ -57,10 +55,7 @@ def record_notification_failure(report: dict[str, Any], code: str, report_uri: s
 
     The document goes through the logger (stdout on Lambda, where CloudWatch extracts the metric), not print(): a
     local run keeps stdout for its own output."""
-    metrics = Metrics(namespace=METRICS_NAMESPACE)
-    metrics.add_metric(name=NOTIFICATION_FAILURES, unit=MetricUnit.Count, value=1)
-    document = metrics.serialize_metric_set()
-    metrics.clear_metrics()
+    document = metrics.document({NOTIFICATION_FAILURES: 1})
     logger.error(
         "notification failed",
         extra={

@@ -31,7 +31,7 @@ from pydantic import ValidationError
 from bedrock_finetune import aws, naming
 from bedrock_finetune.config import INBOX_PREFIX, S3Location, StackSettings, is_s3_event, source_from_event
 from bedrock_finetune.errors import CleanupIncomplete, TransientAwsError
-from bedrock_finetune.logic import claims, queue, training
+from bedrock_finetune.logic import claims, html_report, queue, training
 from bedrock_finetune.logic import deployment as deployments
 from bedrock_finetune.logic.reporting import build_report, message, subject
 from bedrock_finetune.models import (
@@ -139,11 +139,16 @@ def _unwritten(summary: dict[str, Any], what: str, exc: ClientError) -> None:
 
 
 def _write_report(settings: StackSettings, run: str, report: dict[str, Any], extra_key: str | None) -> str:
+    """report.json (and a copy at ``extra_key``), then the HTML page next to it. The page is best effort: its
+    inputs are read first (what could not be read is named in ``report.htmlReport``), and it is written only after
+    report.json; neither step of the page ever raises."""
+    page_inputs = html_report.prepare(settings.bucket_name, run, report)
     body = json.dumps(report, indent=2, default=str)
     key = naming.report_key(run, REPORT_NAME)
     aws.put_json(settings.bucket_name, key, body)
     if extra_key:
         aws.put_json(settings.bucket_name, extra_key, body)
+    html_report.publish(settings.bucket_name, run, report, page_inputs)
     return f"s3://{settings.bucket_name}/{key}"
 
 

@@ -70,6 +70,8 @@ class Listed:
     kind: LeftoverKind
     arn: str
     status: str
+    #: A provisioned throughput's model units (what it bills by the hour).
+    units: int = 0
 
 
 def _list_jobs() -> list[Listed]:
@@ -85,7 +87,12 @@ def _list_jobs() -> list[Listed]:
 def _list_throughputs() -> list[Listed]:
     paginator = aws.client("bedrock").get_paginator("list_provisioned_model_throughputs")
     return [
-        Listed("provisioned-throughput", item["provisionedModelArn"], str(item.get("status")))
+        Listed(
+            "provisioned-throughput",
+            item["provisionedModelArn"],
+            str(item.get("status")),
+            int(item.get("modelUnits") or 0),
+        )
         for page in paginator.paginate()
         for item in page.get("provisionedModelSummaries", [])
     ]
@@ -267,7 +274,14 @@ def reconcile(settings: StackSettings, scheduled_time: str | None = None) -> Rec
         report = _report(settings, started, scheduled_time, sweep, notification)
         aws.put_json(settings.bucket_name, key, json.dumps(report, indent=2))
         report_uri = f"s3://{settings.bucket_name}/{key}"
+    ours = set(sweep.running) | set(sweep.kept)
+    active = [item for item in listed if item.arn in ours]
     return ReconcileOutput(
+        jobs_in_progress=sum(item.kind == "model-customization-job" for item in active),
+        provisioned_model_units=sum(
+            item.units for item in active if item.kind == "provisioned-throughput" and item.status != "Failed"
+        ),
+        removed=len(removed),
         stack=settings.stack_name,
         started_at=started.isoformat(),
         examined=sweep.examined,

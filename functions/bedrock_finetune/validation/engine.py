@@ -89,6 +89,7 @@ def validate_dataset(
         warnings=log.warnings,
         stats=stats,
         hyperparameters=resolved,
+        token_histogram=run.histogram.buckets(),
     )
 
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 
 FileRole = Literal["train", "validation"]
 
@@ -34,6 +34,14 @@ class TokenStats(BaseModel):
     p50: int
     p95: int
     max: int
+
+
+class TokenBucket(BaseModel):
+    """Records whose token estimate is between ``low`` and ``high`` (both included): one bar of the histogram."""
+
+    low: int
+    high: int
+    records: int
 
 
 class TurnStats(BaseModel):
@@ -78,6 +86,9 @@ class ValidationReport(BaseModel):
     warnings: list[Issue]
     stats: Stats
     hyperparameters: dict[str, str]
+    #: Records per range of token estimates (equal-width ranges from the smallest to the largest estimate; counts
+    #: only, no content): the HTML run report draws it. Not part of the CLI's ``--json`` output.
+    token_histogram: list[TokenBucket] = Field(default_factory=list)
 
     @property
     def error_counts(self) -> dict[str, int]:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 from collections import Counter
 
-from bedrock_finetune.validation.report import TokenStats, TurnStats
+from bedrock_finetune.validation.report import TokenBucket, TokenStats, TurnStats
 
 # Distinct exact values kept before the histogram coarsens to 10 significant bits (under 0.2 % error, at most about
 # 512 buckets per power of two). Token counts are bounded, so most datasets stay exact.
@@ -14,6 +14,8 @@ _SIGNIFICANT_BITS = 10
 # 500,000 distinct records cover every stated record bound (the largest, 500,000, is Titan Multimodal Embeddings)
 # at about 75 bytes each (a 64-bit hash as a Python int in a set): at most ~40 MB.
 DUPLICATE_CHECK_CAPACITY = 500_000
+#: Bars of the token histogram in the validation report (``ValidationReport.token_histogram``).
+HISTOGRAM_BUCKETS = 20
 
 
 class TokenHistogram:
@@ -49,6 +51,21 @@ class TokenHistogram:
         return TokenStats(
             estimator=estimator, total=self.total, p50=self.percentile(0.5), p95=self.percentile(0.95), max=self.max
         )
+
+    def buckets(self, count: int = HISTOGRAM_BUCKETS) -> list[TokenBucket]:
+        """At most ``count`` equal-width ranges from the smallest to the largest estimate, each with its number of
+        records (empty when no record was read). Once coarsened, a value counts in the range of its bucket floor."""
+        if not self._counts:
+            return []
+        low, high = min(self._counts), max(self._counts)
+        width = max(1, math.ceil((high - low + 1) / count))
+        records = [0] * math.ceil((high - low + 1) / width)
+        for value, number in self._counts.items():
+            records[(value - low) // width] += number
+        return [
+            TokenBucket(low=low + index * width, high=low + (index + 1) * width - 1, records=number)
+            for index, number in enumerate(records)
+        ]
 
     def _coarsen(self) -> None:
         coarse: Counter[int] = Counter()
