@@ -120,7 +120,7 @@ def cli(endpoint: str, *args: str) -> subprocess.CompletedProcess[str]:
     )
 
 
-def test_submit_wait_runs_and_report_work_against_the_served_stack(
+def test_submit_wait_runs_status_and_report_work_against_the_served_stack(
     served: tuple[str, subprocess.Popen[str]], tmp_path: Path
 ) -> None:
     endpoint, _ = served
@@ -146,6 +146,12 @@ def test_submit_wait_runs_and_report_work_against_the_served_stack(
     (row,) = [item for item in rows if "support-chat" in json.dumps(item)]
     assert "SUCCEEDED" in json.dumps(row)
     run = next(value for key, value in row.items() if key in {"run", "runId"})
+
+    # And status shows it: SUCCEEDED, with its timeline
+    status = cli(endpoint, "status", str(run))
+    assert status.returncode == 0, status.stdout + status.stderr
+    assert "SUCCEEDED" in status.stdout
+    assert "Finalize" in status.stdout
 
     # And report --html writes the run's page
     page = tmp_path / "report.html"
