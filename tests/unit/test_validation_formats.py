@@ -209,9 +209,14 @@ def test_converse_structure_rules(validate: Validate, record: dict[str, Any], ex
     assert issues_of(validate(converse(record), NOVA_LITE)) == expected
 
 
-@pytest.mark.parametrize("keyword", ["User:", "bot:", "ASSISTANT:", "System:", "[EOS]", "<image>", "<unk>"])
+# Changed (issue 11): "bot:" and "ASSISTANT:" were errors here; case variants are now W_RESERVED_KEYWORD_CASE (see
+# test_nova_reserved_keyword_case_variants_are_warnings). Only the keywords as the docs write them remain errors.
+@pytest.mark.parametrize(
+    "keyword", ["User:", "Bot:", "Assistant:", "System:", "Thought:", "[EOS]", "<image>", "<video>", "<unk>"]
+)
 def test_nova_reserved_keywords_in_prompts_are_errors(validate: Validate, keyword: str) -> None:
-    # Given a user prompt and a system prompt containing a reserved keyword (any case)
+    # Given a user prompt and a system prompt containing a reserved keyword, as written in the Nova guide (reference
+    # 2.5 "Nova understanding models": "If any of these appears anywhere in a user or system prompt, the job fails")
     record = {
         "system": [text(f"Rules {keyword} apply")],
         "messages": [user(text(f"Say {keyword} now")), assistant(text("ok"))],
@@ -238,6 +243,42 @@ def test_nova_reserved_keywords_in_answers_are_warnings(validate: Validate) -> N
     assert report.valid
     assert issues_of(report, warnings=True) == [("W_RESERVED_KEYWORD", 3, "$.messages[1].content[0].text")]
     assert "'Thought:'" in report.warnings[0].message
+
+
+@pytest.mark.parametrize("variant", ["user:", "BOT:", "assistant:", "system:", "thought:", "[eos]", "<IMAGE>", "<Unk>"])
+def test_nova_reserved_keyword_case_variants_are_warnings(validate: Validate, variant: str) -> None:
+    # The Nova guide lists the reserved keywords as `User:`, `Bot:`, `Assistant:`, `System:`, `<image>`, `<video>`,
+    # `[EOS]` (bedrock-reference.md 2.5 "Nova understanding models", source
+    # https://docs.aws.amazon.com/nova/latest/userguide/fine-tune-prepare-data-understanding.html) and is silent on
+    # other letter cases; only AWS's sample validator ignores case. So a variant ("note for user:") is a warning.
+    # Given a system prompt, a user prompt and an answer each containing a variant
+    record = {
+        "system": [text(f"Rules {variant} apply")],
+        "messages": [user(text(f"Note for {variant} hi")), assistant(text(f"Reply {variant} ok"))],
+    }
+
+    # When validated for Nova Micro
+    report = validate(converse(record), NOVA_MICRO)
+
+    # Then the dataset is valid, with one W_RESERVED_KEYWORD_CASE per text naming our keyword, not the user's text
+    assert report.valid
+    assert issues_of(report, warnings=True) == [
+        ("W_RESERVED_KEYWORD_CASE", 3, "$.system[0].text"),
+        ("W_RESERVED_KEYWORD_CASE", 3, "$.messages[0].content[0].text"),
+        ("W_RESERVED_KEYWORD_CASE", 3, "$.messages[1].content[0].text"),
+    ]
+    assert all("Rules" not in w.message and "Note" not in w.message for w in report.warnings)
+    assert [w.message.split(" text contains", 1)[0] for w in report.warnings] == ["system", "user", "assistant"]
+
+
+def test_nova_reserved_keyword_as_written_wins_over_an_earlier_case_variant(validate: Validate) -> None:
+    # Given a prompt with a variant first and the keyword as written later ("anywhere in a user or system prompt",
+    # bedrock-reference.md 2.5) / When validated / Then the error, and no case warning for the same text
+    record = {"messages": [user(text("user: then User: again")), assistant(text("ok"))]}
+    report = validate(converse(record), NOVA_MICRO)
+    assert issues_of(report) == [("E_RESERVED_KEYWORD", 3, "$.messages[0].content[0].text")]
+    assert "'User:'" in report.errors[0].message
+    assert not report.warnings
 
 
 def test_reserved_keywords_do_not_apply_to_llama(validate: Validate) -> None:
@@ -328,17 +369,42 @@ def test_nova_media_bucket_locally_is_a_warning_unless_buckets_differ(validate: 
 
 
 def test_nova_2_lite_takes_reasoning_in_answers_only(validate: Validate) -> None:
-    # Given Nova 2 Lite records: reasoning in an answer (fine), in a prompt, with an image, and empty
+    # Changed (issue 11): line 7 (an image with text-only reasoning) was E_REASONING at $.messages; it is now valid,
+    # see test_nova_2_lite_takes_text_reasoning_in_records_with_media.
+    # Given Nova 2 Lite records: reasoning in an answer (fine), in a prompt, with an image (fine), and empty
     lines = with_record(Records.converse, 220, media_record(answer=assistant(REASONING, text("It shipped."))))
     lines[4] = media_record(REASONING)
     lines[6] = media_record(Records.image(), answer=assistant(REASONING, text("a")))
     lines[8] = media_record(answer=assistant({"reasoningContent": {"reasoningText": {}}}, text("a")))
 
-    # When validated / Then line 3 passes and the others break the reasoning rules
+    # When validated / Then lines 3 and 7 pass and the others break the reasoning rules
     assert issues_of(validate(lines, NOVA_2_LITE)) == [
         ("E_REASONING", 5, "$.messages[0].content[0].reasoningContent"),
-        ("E_REASONING", 7, "$.messages"),
         ("E_FIELD_MISSING", 9, "$.messages[1].content[0].reasoningContent"),
+    ]
+
+
+@pytest.mark.parametrize("user_media", [Records.image(), VIDEO], ids=["image", "video"])
+def test_nova_2_lite_takes_text_reasoning_in_records_with_media(validate: Validate, user_media: dict[str, Any]) -> None:
+    # The Nova 2 SFT page rules out multimodal reasoning *content*, not reasoning in multimodal records: "Only
+    # `reasoningText` is supported" and "Multimodal reasoning content is not supported" (bedrock-reference.md 2.5
+    # "Nova 2 Lite SFT", https://docs.aws.amazon.com/bedrock/latest/userguide/nova-2-sft-data-prep.html).
+    # Given Nova 2 Lite records that each pair a user image (or video) with a text-only reasoningText answer
+    lines = [media_record(user_media, answer=assistant(REASONING, text(f"Answer {index}."))) for index in range(220)]
+
+    # When validated / Then valid: no E_REASONING; the only warning is the local media-bucket notice
+    report = validate(lines, NOVA_2_LITE)
+    assert issues_of(report) == []
+    assert issues_of(report, warnings=True) == [("W_MEDIA_BUCKET_UNCHECKED", None, None)]
+
+
+def test_reasoning_with_media_is_still_refused_where_reasoning_is(validate: Validate) -> None:
+    # Given the same image + reasoning record for Nova Lite (1.0: no reasoning_allowed in the catalog)
+    record = media_record(Records.image(), answer=assistant(REASONING, text("a")))
+
+    # When validated / Then the model's own rule still applies, once, at the block
+    assert issues_of(validate(converse(record), NOVA_LITE)) == [
+        ("E_REASONING", 3, "$.messages[1].content[0].reasoningContent")
     ]
 
 
@@ -388,6 +454,9 @@ def test_continued_pre_training_takes_input_only(validate: Validate) -> None:
         pytest.param({"image-ref": "/local/a.png", "caption": "A kettle"},
                      [("E_IMAGE_REF", 3, "$['image-ref']")], id="not-s3"),
         pytest.param({"image-ref": "s3://example-bucket/a.JPG", "caption": "A kettle"}, [], id="jpg-is-jpeg"),
+        pytest.param({"image-ref": "s3://example-bucket/a.webp", "caption": "A kettle"},
+                     [("E_IMAGE_REF", 3, "$['image-ref']")], id="webp-not-allowed"),
+        pytest.param({"image-ref": "s3://example-bucket/images/a", "caption": "A kettle"}, [], id="no-extension"),
         pytest.param({"image-ref": "s3://example-bucket/a.png", "caption": "ab"},
                      [("E_CAPTION_LENGTH", 3, "$.caption")], id="caption-too-short"),
         pytest.param({"image-ref": "s3://example-bucket/a.png", "caption": "x" * 1025},
@@ -401,6 +470,34 @@ def test_image_caption_rules(validate: Validate, record: dict[str, Any], expecte
         with_record(Records.image_caption, 10, record), TITAN_IMAGE_V1, hyperparameters={"stepCount": "auto"}
     )
     assert issues_of(report) == expected
+
+
+@pytest.mark.parametrize(
+    ("key", "wording"),
+    [
+        ("images/photo-001", "no file extension"),
+        ("images.v2/photo-001", "no file extension"),
+        ("images/photo-001.txt", "an extension that names no image type"),
+        ("images/photo-001.bin", "an extension that names no image type"),
+    ],
+)
+def test_image_ref_without_an_image_extension_is_a_warning(validate: Validate, key: str, wording: str) -> None:
+    # Titan Image Generator's rule is on the image, not its name: "Images must be JPEG or PNG" (bedrock-reference.md
+    # 2.6 "Image generation and embeddings"); the docs say nothing of extensions. Without S3 access the object's
+    # content type is unknown, so a missing, unknown or non-image extension only warns (a .txt too: no doc rule).
+    # Given Titan Image Generator records with one such image-ref on line 3
+    lines = with_record(
+        Records.image_caption, 10, {"image-ref": f"s3://example-bucket/{key}", "caption": "A red kettle"}
+    )
+
+    # When validated
+    report = validate(lines, TITAN_IMAGE_V1, hyperparameters={"stepCount": "auto"})
+
+    # Then valid, with one W_IMAGE_REF_EXTENSION that does not echo the key
+    assert report.valid
+    assert issues_of(report, warnings=True) == [("W_IMAGE_REF_EXTENSION", 3, "$['image-ref']")]
+    assert wording in report.warnings[0].message
+    assert "photo-001" not in report.warnings[0].message
 
 
 def test_embeddings_accept_an_empty_caption(validate: Validate) -> None:

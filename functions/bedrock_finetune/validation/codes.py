@@ -49,6 +49,8 @@ W_DUPLICATE_RECORD = "W_DUPLICATE_RECORD"
 W_FEW_RECORDS = "W_FEW_RECORDS"
 W_FIELD_UNKNOWN = "W_FIELD_UNKNOWN"
 W_RESERVED_KEYWORD = "W_RESERVED_KEYWORD"
+W_RESERVED_KEYWORD_CASE = "W_RESERVED_KEYWORD_CASE"
+W_IMAGE_REF_EXTENSION = "W_IMAGE_REF_EXTENSION"
 W_MEDIA_BUCKET_UNCHECKED = "W_MEDIA_BUCKET_UNCHECKED"
 
 DESCRIPTIONS: dict[str, str] = {
@@ -92,5 +94,7 @@ DESCRIPTIONS: dict[str, str] = {
     W_FEW_RECORDS: "fewer records than AWS recommends",
     W_FIELD_UNKNOWN: "field ignored by the format",
     W_RESERVED_KEYWORD: "reserved keyword in an answer",
+    W_RESERVED_KEYWORD_CASE: "reserved keyword in another letter case",
+    W_IMAGE_REF_EXTENSION: "image type not known from the image-ref's extension",
     W_MEDIA_BUCKET_UNCHECKED: "media bucket not checked locally",
 }

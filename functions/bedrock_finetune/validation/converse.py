@@ -4,9 +4,12 @@ Rules applied (model-specific ones come from the catalog's ``rules``):
 - ``system`` is an optional list of ``{"text"}`` blocks (Llama: at most one); ``messages`` alternate user, assistant,
   starting with user and ending with assistant; roles are only user and assistant.
 - content blocks hold exactly one of text, image, video (models that take them), reasoningContent (Nova 2 Lite,
-  assistant only, never in a record with media); tool use and documents are refused.
+  assistant only, text only: ``reasoningText.text``, also in a record with images or videos, since the Nova 2 SFT
+  guide rules out only multimodal reasoning content itself); tool use and documents are refused.
 - Nova's reserved keywords are errors in user and system text and warnings in assistant text (the Nova guide names
-  prompts; AWS's sample validator rejects them anywhere). They are matched ignoring case, like that validator.
+  prompts; AWS's sample validator rejects them anywhere). They are matched anywhere in the text, as the guide writes
+  them ("If any of these appears anywhere in a user or system prompt"): case-sensitive. A variant in another letter
+  case (``user:``) is only a warning: the guide does not say it fails, but AWS's sample validator ignores case.
 - media: allowed formats, at most N per record, user messages only, ``s3://`` URIs matching the model's pattern; a
   file holds images or videos, not both. Nova needs media in the dataset's own bucket: checked when the dataset
   itself is in S3 (``DatasetSource.name`` is an ``s3://`` URI); locally only a mix of buckets is an error and a
@@ -38,21 +41,23 @@ _SYSTEM = "system"
 
 
 class _RecordMedia:
-    """Media and reasoning seen in one record."""
+    """Media seen in one record."""
 
-    __slots__ = ("images", "reasoning", "videos")
+    __slots__ = ("images", "videos")
 
     def __init__(self) -> None:
         self.images = 0
         self.videos = 0
-        self.reasoning = False
 
 
 class ConverseChecker(RecordChecker):
     def __init__(self, rules: FormatRules, issues: FileIssues, model_id: str, dataset_bucket: str | None) -> None:
         super().__init__(rules, issues, model_id, dataset_bucket)
         keywords = rules.reserved_keywords
-        self._keywords = re.compile("|".join(map(re.escape, keywords)), re.IGNORECASE) if keywords else None
+        alternatives = "|".join(map(re.escape, keywords))
+        self._keywords = re.compile(alternatives) if keywords else None
+        # ASCII folding only, so that every variant's lower() is a key of _keyword_names
+        self._keyword_variants = re.compile(alternatives, re.IGNORECASE | re.ASCII) if keywords else None
         self._keyword_names = {keyword.lower(): keyword for keyword in keywords}
         pattern = rules.media.uri_path_pattern
         self._uri_path = re.compile(pattern) if pattern else None
@@ -85,7 +90,7 @@ class ConverseChecker(RecordChecker):
             else:
                 input_chars += chars
         check_role_sequence(roles, line, issues)
-        if media.images or media.videos or media.reasoning:
+        if media.images or media.videos:
             self._check_record_media(media, line)
         return input_chars, output_chars, len(messages), media.images
 
@@ -208,7 +213,7 @@ class ConverseChecker(RecordChecker):
             self._check_media(kind, value, role, line=line, path=f"{path}.{kind}", media=media)
             return 0
         if kind == "reasoningContent":
-            return self._check_reasoning(value, role, line, f"{path}.reasoningContent", media)
+            return self._check_reasoning(value, role, line, f"{path}.reasoningContent")
         what = f"content block {field_label(kind)}" if kind in SCHEMA_FIELDS else "a content block of an unknown type"
         self.issues.error(
             line,
@@ -227,10 +232,21 @@ class ConverseChecker(RecordChecker):
         return ", ".join(kinds)
 
     def _check_keywords(self, text: str, role: str | None, line: int, path: str) -> None:
-        if self._keywords is None:
+        if self._keywords is None or self._keyword_variants is None:
+            return
+        variant = self._keyword_variants.search(text)  # one search per text on the hot path: most texts have none
+        if variant is None:
             return
         match = self._keywords.search(text)
         if match is None:
+            where = "system" if role == _SYSTEM else "assistant" if role == ASSISTANT else "user"
+            self.issues.warning(
+                line,
+                codes.W_RESERVED_KEYWORD_CASE,
+                f"{where} text contains the reserved keyword {self._keyword_names[variant.group().lower()]!r} in "
+                f"another letter case; {self.model_id} reserves it as written, but AWS's sample validator ignores case",
+                path,
+            )
             return
         keyword = self._keyword_names[match.group().lower()]
         if role == ASSISTANT:
@@ -316,11 +332,10 @@ class ConverseChecker(RecordChecker):
                 path,
             )
 
-    def _check_reasoning(self, value: Any, role: str | None, line: int, path: str, media: _RecordMedia) -> int:
+    def _check_reasoning(self, value: Any, role: str | None, line: int, path: str) -> int:
         if not self.rules.reasoning_allowed:
             self.issues.error(line, codes.E_REASONING, f"{self.model_id} does not take reasoning content", path)
             return 0
-        media.reasoning = True
         if role != ASSISTANT:
             self.issues.error(line, codes.E_REASONING, "reasoning content is allowed only in assistant messages", path)
         text = _dig(value, "reasoningText", "text")
@@ -345,10 +360,6 @@ class ConverseChecker(RecordChecker):
                     f"record has {count} {kind}; {self.model_id} accepts at most {limit} per record",
                     "$.messages",
                 )
-        if media.reasoning and (media.images or media.videos):
-            self.issues.error(
-                line, codes.E_REASONING, "reasoning content cannot be combined with images or videos", "$.messages"
-            )
         if not (media.images or media.videos):
             return
         self._media_records += 1

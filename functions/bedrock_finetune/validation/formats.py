@@ -25,7 +25,12 @@ SCHEMA_FIELDS = frozenset(
     }
 )  # fmt: skip
 _S3_URI = re.compile(r"^s3://(?P<bucket>[a-z0-9][a-z0-9.-]{1,61}[a-z0-9])/(?P<key>.*[^/])$")
-_IMAGE_EXTENSIONS = {"jpg": "jpeg"}
+# File extensions that name an image type, and the type (as the catalog's image_formats spell it). An image-ref whose
+# extension names a type the model does not take is an error; any other extension (or none) leaves the type unknown.
+_IMAGE_EXTENSIONS = {
+    "jpg": "jpeg", "jpeg": "jpeg", "jpe": "jpeg", "png": "png", "gif": "gif", "webp": "webp", "bmp": "bmp",
+    "tif": "tiff", "tiff": "tiff", "heic": "heic", "heif": "heif", "avif": "avif", "svg": "svg",
+}  # fmt: skip
 _ROLE, _CONTENT = itemgetter("role"), itemgetter("content")
 _ALTERNATING = [USER, ASSISTANT] * 512  # records with more messages take the detailed path
 
@@ -105,7 +110,8 @@ class ContinuedPreTrainingChecker(RecordChecker):
 
 class ImageCaptionChecker(RecordChecker):
     """``{"image-ref": "s3://bucket/key.png", "caption": str}`` (Titan Image Generator, Titan MM Embeddings, Nova
-    Canvas). The caption length is checked in characters, as the documentation states it."""
+    Canvas). The caption length is checked in characters, as the documentation states it. The image type is judged by
+    the key's extension: one naming a type the model does not take is an error, a missing or unknown one a warning."""
 
     _KNOWN = frozenset({"image-ref", "caption"})
 
@@ -131,12 +137,23 @@ class ImageCaptionChecker(RecordChecker):
             return
         formats = self.rules.media.image_formats
         parsed = parse_s3_uri(uri)
-        extension = parsed[1].rsplit(".", 1)[-1].lower() if parsed and "." in parsed[1] else ""
-        if parsed is None or _IMAGE_EXTENSIONS.get(extension, extension) not in formats:
+        name = parsed[1].rsplit("/", 1)[-1] if parsed else ""
+        image_type = _IMAGE_EXTENSIONS.get(name.rsplit(".", 1)[-1].lower()) if "." in name else None
+        if parsed is None or (image_type is not None and image_type not in formats):
             self.issues.error(
                 line,
                 codes.E_IMAGE_REF,
                 f"image-ref must be an s3://bucket/key URI of a {' or '.join(formats)} file (by its extension)",
+                "$['image-ref']",
+            )
+        elif image_type is None:
+            # The docs require JPEG or PNG images, not an extension; the object's content type would settle it, but
+            # the validator reads only the dataset (no S3 access), so the extension is its only hint.
+            self.issues.warning(
+                line,
+                codes.W_IMAGE_REF_EXTENSION,
+                f"image-ref has {'an extension that names no image type' if '.' in name else 'no file extension'}; "
+                f"{self.model_id} takes {' or '.join(formats)} images, which cannot be checked without the object",
                 "$['image-ref']",
             )
 
