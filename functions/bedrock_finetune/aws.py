@@ -7,6 +7,7 @@ service-unavailable errors become :class:`TransientAwsError`, which the state ma
 from __future__ import annotations
 
 import functools
+import json
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -250,6 +251,17 @@ def get_text(bucket: str, key: str) -> str | None:
             return None  # a missing key answers 403 to a caller whose ListBucket is scoped by s3:prefix
         raise
     return str(body.read().decode("utf-8"))
+
+
+def json_object(text: str | None) -> dict[str, Any] | None:
+    """``text`` as a JSON object; None when it is missing, not JSON, or not an object."""
+    if not text:
+        return None
+    try:
+        value = json.loads(text)
+    except json.JSONDecodeError:
+        return None
+    return value if isinstance(value, dict) else None
 
 
 def copy_object(source: S3Location, bucket: str, key: str, size: int) -> str | None:

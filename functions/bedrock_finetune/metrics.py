@@ -8,6 +8,7 @@ dashboard and alarms read these names.
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from aws_lambda_powertools import Logger, Metrics
@@ -48,8 +49,6 @@ def record(logger: Logger, message: str, values: dict[str, float], **extra: Any)
 def schedule_hours(expression: str | None, default: float = 0.25) -> float:
     """The interval of an EventBridge Scheduler ``rate(N unit)`` expression in hours (``default`` for cron() or an
     unreadable one): each reconciler sweep counts the model-unit hours since the previous one."""
-    import re  # noqa: PLC0415
-
     match = re.fullmatch(r"\s*rate\(\s*(\d+)\s+(minute|minutes|hour|hours|day|days)\s*\)\s*", expression or "")
     if not match:
         return default

@@ -22,7 +22,6 @@ import csv
 import functools
 import io
 import itertools
-import json
 import math
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -105,12 +104,12 @@ def _gather(bucket: str, run: str, report: dict[str, Any], inputs: Inputs) -> No
         inputs.validation_csv = _read(bucket, str(validation_key), "validation metrics", inputs)
     if report.get("validation"):
         text = _read(bucket, naming.report_key(run, naming.VALIDATION_REPORT), "validation report", inputs)
-        inputs.validation = _json_object(text)
+        inputs.validation = aws.json_object(text)
     smoke = report.get("smokeTest") or {}
     # A run that failed may have written answers before its smoke test failed (Cleanup may list reports/: a missing
     # object answers 404). Finalize reads them only when the smoke test ran.
     if (smoke and not smoke.get("skippedReason")) or report.get("outcome") == "FAILED":
-        inputs.smoke = _json_object(_read(bucket, naming.report_key(run, SMOKE_RESULTS), "smoke test", inputs))
+        inputs.smoke = aws.json_object(_read(bucket, naming.report_key(run, SMOKE_RESULTS), "smoke test", inputs))
     execution_arn = report.get("executionArn")
     if isinstance(execution_arn, str) and execution_arn:
         inputs.history = _history(execution_arn, inputs)
@@ -129,16 +128,6 @@ def _read(bucket: str, key: str, what: str, inputs: Inputs) -> str | None:
     except (TransientAwsError, BotoCoreError) as exc:
         inputs.missing.append(f"{what}: {error_code(exc)}")
     return None
-
-
-def _json_object(text: str | None) -> dict[str, Any] | None:
-    if not text:
-        return None
-    try:
-        value = json.loads(text)
-    except json.JSONDecodeError:
-        return None
-    return value if isinstance(value, dict) else None
 
 
 def _history(execution_arn: str, inputs: Inputs) -> list[dict[str, Any]] | None:
@@ -576,16 +565,22 @@ def loss_chart(training: list[tuple[float, float]], validation: list[tuple[float
         if points
     ]
     return {
-        "width": CHART_WIDTH,
-        "height": CHART_HEIGHT,
-        "left": _MARGIN_LEFT,
-        "right": CHART_WIDTH - _MARGIN_RIGHT,
-        "top": _MARGIN_TOP,
-        "bottom": CHART_HEIGHT - _MARGIN_BOTTOM,
+        **_FRAME,
         "series": series,
         "y_ticks": [{"y": f"{y_of(value):.1f}", "label": f"{value:.3g}"} for value in _ticks(y_low, y_high)],
         "x_ticks": [{"x": f"{x_of(value):.1f}", "label": f"{value:.0f}"} for value in _ticks(x_low, x_high)],
     }
+
+
+#: The plot area every chart shares (its SVG size and the margins around the plot).
+_FRAME = {
+    "width": CHART_WIDTH,
+    "height": CHART_HEIGHT,
+    "left": _MARGIN_LEFT,
+    "right": CHART_WIDTH - _MARGIN_RIGHT,
+    "top": _MARGIN_TOP,
+    "bottom": CHART_HEIGHT - _MARGIN_BOTTOM,
+}
 
 
 def token_histogram(validation: dict[str, Any] | None) -> dict[str, Any] | None:
@@ -611,12 +606,7 @@ def token_histogram(validation: dict[str, Any] | None) -> dict[str, Any] | None:
             }
         )
     return {
-        "width": CHART_WIDTH,
-        "height": CHART_HEIGHT,
-        "left": _MARGIN_LEFT,
-        "right": CHART_WIDTH - _MARGIN_RIGHT,
-        "top": _MARGIN_TOP,
-        "bottom": CHART_HEIGHT - _MARGIN_BOTTOM,
+        **_FRAME,
         "bars": bars,
         "peak": peak,
         "low": buckets[0].get("low"),

@@ -154,14 +154,7 @@ def _write_report(settings: StackSettings, run: str, report: dict[str, Any], ext
 
 def _read_json(settings: StackSettings, key: str) -> dict[str, Any] | None:
     """A JSON object of the bucket, None when it does not exist (or is not a JSON object)."""
-    text = aws.get_text(settings.bucket_name, key)
-    if text is None:
-        return None
-    try:
-        value = json.loads(text)
-    except json.JSONDecodeError:
-        return None
-    return value if isinstance(value, dict) else None
+    return aws.json_object(aws.get_text(settings.bucket_name, key))
 
 
 def finalize(state: RunState, execution: ExecutionContext, settings: StackSettings) -> ReportOutput:

@@ -23,12 +23,11 @@ import json
 from datetime import UTC, datetime
 from typing import Any
 
-from botocore.exceptions import ClientError
-
 from bedrock_finetune import aws, naming
 from bedrock_finetune.config import StackSettings
-from bedrock_finetune.errors import ConfigInvalid, RetireRefused, TransientAwsError
+from bedrock_finetune.errors import ConfigInvalid, RetireRefused
 from bedrock_finetune.logic import deployment as deployments
+from bedrock_finetune.logic import training
 from bedrock_finetune.models import DeploymentKind, RetiredModel, RetireInput, RetireOutput
 
 CUSTOM_MODEL_MARKER = ":custom-model/"
@@ -103,7 +102,7 @@ class _Served:
 
 def _serving(arn: str, settings: StackSettings) -> _Served:
     """The model, whether it is kept, and what serves it; a model of another stack is refused."""
-    tags = _tags(arn)
+    tags = aws.bedrock_tags(arn)
     if tags is None:
         return _Served(arn, False, [])
     if not naming.belongs_to_stack(tags, settings.stack_name):
@@ -116,11 +115,11 @@ def _serving(arn: str, settings: StackSettings) -> _Served:
         for page in bedrock.get_paginator("list_provisioned_model_throughputs").paginate(modelArnEquals=arn):
             for item in page.get("provisionedModelSummaries", []):
                 server = str(item["provisionedModelArn"])
-                servers.append(("provisioned", server, naming.is_kept(_tags(server) or {})))
+                servers.append(("provisioned", server, naming.is_kept(aws.bedrock_tags(server) or {})))
         for page in bedrock.get_paginator("list_custom_model_deployments").paginate(modelArnEquals=arn):
             for item in page.get("modelDeploymentSummaries", []):
                 server = str(item["customModelDeploymentArn"])
-                servers.append(("on-demand", server, naming.is_kept(_tags(server) or {})))
+                servers.append(("on-demand", server, naming.is_kept(aws.bedrock_tags(server) or {})))
     return _Served(arn, naming.is_kept(tags), servers)
 
 
@@ -128,30 +127,8 @@ def _retire_one(model: _Served) -> RetiredModel:
     deleted_servers = [
         f"{deployments.KIND_NAMES[kind]} {arn}" for kind, arn, _ in model.servers if deployments.delete(kind, arn)
     ]
-    try:
-        with aws.transient_errors():
-            aws.client("bedrock").delete_custom_model(modelIdentifier=model.arn)
-        deleted = True
-    except ClientError as exc:
-        if aws.error_code(exc) == "ConflictException":
-            # Still in use: a server being deleted has not let go of it yet. The state machine retries.
-            raise TransientAwsError(f"custom model {model.arn} is still in use: {aws.error_message(exc)}") from exc
-        if not aws.is_not_found(exc):
-            raise
-        deleted = False
+    deleted = training.delete_custom_model(model.arn)
     return RetiredModel(arn=model.arn, deleted=deleted, deleted_servers=deleted_servers)
-
-
-def _tags(arn: str) -> dict[str, str] | None:
-    """The resource's tags; None when it does not exist."""
-    try:
-        with aws.transient_errors():
-            response = aws.client("bedrock").list_tags_for_resource(resourceARN=arn)
-    except ClientError as exc:
-        if aws.is_not_found(exc):
-            return None
-        raise
-    return naming.tag_map(response.get("tags", []))
 
 
 def _model_id(arn: str) -> str:

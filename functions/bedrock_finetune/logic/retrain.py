@@ -33,7 +33,7 @@ from bedrock_finetune.errors import (
     TransientAwsError,
 )
 from bedrock_finetune.logic import deployment as deployments
-from bedrock_finetune.logic.stage_dataset import _records, choose_validation_lines
+from bedrock_finetune.logic.stage_dataset import choose_validation_lines, records
 from bedrock_finetune.logic.training import effective_polling, next_wait
 from bedrock_finetune.models import DeploymentKind, ExcludedRecord, JobStatusOutput, RetrainDatasetOutput, SwapStatus
 
@@ -89,11 +89,11 @@ def original_lines(plan: RetrainPlan) -> Iterator[bytes]:
     """The earlier run's training file, line by line, in its original order (from its staged copies)."""
     train, _ = aws.open_object(plan.staged_train)
     if plan.staged_split_validation is None or plan.split_seed is None:
-        yield from _records(train)
+        yield from records(train)
         return
     held_out, _ = aws.open_object(plan.staged_split_validation)
     chosen = choose_validation_lines(plan.split_seed, plan.original_records, plan.split_validation_records)
-    train_lines, held_out_lines = _records(train), _records(held_out)
+    train_lines, held_out_lines = records(train), records(held_out)
     for index in range(plan.original_records):
         line = next(held_out_lines if index in chosen else train_lines, None)
         if line is None:

@@ -106,7 +106,7 @@ def _stage_split(config: RunConfig, train: ValidatedFile, count: int) -> StageDa
         train_out = aws.MultipartWriter(config.bucket, train_key)
         validation_out = aws.MultipartWriter(config.bucket, validation_key)
         try:
-            for index, line in enumerate(_records(body)):
+            for index, line in enumerate(records(body)):
                 (validation_out if index in chosen else train_out).write(line)
         except BaseException:
             train_out.abort()
@@ -125,7 +125,7 @@ def _stage_split(config: RunConfig, train: ValidatedFile, count: int) -> StageDa
     )
 
 
-def _records(body: Any) -> Iterator[bytes]:
+def records(body: Any) -> Iterator[bytes]:
     """Each record of a validated dataset with a normalized ``\\n`` ending (CRLF and a missing final newline ok)."""
     pending = b""
     while chunk := body.read(READ_CHUNK):

@@ -24,8 +24,8 @@ from botocore.exceptions import ClientError
 
 from bedrock_finetune import aws
 from bedrock_finetune.config import RunConfig, StackSettings
-from bedrock_finetune.errors import SweepStageFailed
-from bedrock_finetune.logic import queue
+from bedrock_finetune.errors import SweepStageFailed, TransientAwsError
+from bedrock_finetune.logic import queue, training
 from bedrock_finetune.models import (
     SweepNextStage,
     SweepStageResult,
@@ -199,10 +199,9 @@ def _finish(
 def _delete_model(arn: str) -> str | None:
     """Delete a losing variant's custom model; None when done (or already gone), else why not."""
     try:
-        with aws.transient_errors():
-            aws.client("bedrock").delete_custom_model(modelIdentifier=arn)
+        training.delete_custom_model(arn)
     except ClientError as exc:
-        if aws.is_not_found(exc):
-            return None
         return f"{aws.error_code(exc)}: {aws.error_message(exc)}"[:300]
+    except TransientAwsError as exc:
+        return str(exc)[:300]
     return None

@@ -11,7 +11,7 @@ from botocore.exceptions import ClientError
 
 from bedrock_finetune import aws, naming
 from bedrock_finetune.config import PollingSettings, RunConfig
-from bedrock_finetune.errors import JobTimedOut, TrainingCapacityFull
+from bedrock_finetune.errors import JobTimedOut, TrainingCapacityFull, TransientAwsError
 from bedrock_finetune.models import (
     JobInfo,
     JobMetrics,
@@ -183,6 +183,22 @@ def job_status(arn: str) -> str | None:
         if aws.is_not_found(exc):
             return None
         raise
+
+
+def delete_custom_model(arn: str) -> bool:
+    """Delete a custom model; False when it was already gone. A model still in use by a throughput or deployment
+    answers ConflictException (the local Bedrock does, as botocore models it for DeleteCustomModel): raised as
+    TransientAwsError, since the user that holds it may be on its way out."""
+    try:
+        with aws.transient_errors():
+            aws.client("bedrock").delete_custom_model(modelIdentifier=arn)
+    except ClientError as exc:
+        if aws.is_not_found(exc):
+            return False
+        if aws.error_code(exc) == "ConflictException":
+            raise TransientAwsError(f"custom model {arn} is still in use: {aws.error_message(exc)}") from exc
+        raise
+    return True
 
 
 def stop_job(arn: str, wait: aws.BusyWait) -> str | None:
