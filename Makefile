@@ -38,15 +38,17 @@ BUILD_STAMP := .aws-sam/.built
 FUNCTION_FILES := $(shell find functions -type f -not -path '*/__pycache__/*' -not -name '*.pyc' 2>/dev/null)
 
 .DEFAULT_GOAL := help
-.PHONY: help venv tools test unit lint lint-python validate asl checkov build format bench demo clean
+.PHONY: help venv tools test test-matrix unit lint lint-python validate asl checkov build format bench demo clean
 
 help:
 	@echo "make demo      run the whole workflow locally on the sample datasets"
-	@echo "make test      lint gates and the full test suite"
+	@echo "make test      lint gates and the test suite (under 10 minutes on 2 cores)"
+	@echo "make test-matrix  the exhaustive fault and permission matrices (CI runs them after make test)"
 	@echo "make lint      ruff, ruff format --check, mypy, sam validate --lint, asl-validator, checkov, sam build"
 	@echo "make build     sam build (the template's runtime and architecture) into .aws-sam/build"
 	@echo "make tools     install the gate tools: SAM CLI, checkov, asl-validator"
-	@echo "make bench     validator throughput and memory vs a naive baseline; cold starts vs a floor; package sizes"
+	@echo "make bench     validator throughput and memory vs a naive baseline; cold starts vs a floor; package sizes;"
+	@echo "               waiting for a training job: callback vs polling on the virtual clock"
 
 venv: $(STAMP)
 
@@ -121,13 +123,18 @@ format: venv
 	$(BIN)/ruff format .
 
 test: lint $(CHROMIUM)
-	$(BIN)/pytest -n $(PYTEST_WORKERS) -q
+	$(BIN)/pytest -n $(PYTEST_WORKERS) -q -m "not matrix"
+
+# The exhaustive matrices (a fault in every AWS operation, every permission taken out): a local run per case.
+test-matrix: venv
+	$(BIN)/pytest -n $(PYTEST_WORKERS) -q -m matrix
 
 unit: venv
 	$(BIN)/pytest -q tests/unit
 
 bench: venv build
 	$(BIN)/python -m bench
+	$(BIN)/python -m bench.completion
 
 demo: venv
 	$(BIN)/bedrock-finetune demo

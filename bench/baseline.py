@@ -1,12 +1,16 @@
 """The naive validator, written the way public samples are (aws-samples' Nova validator, the Llama validator):
 text-mode lines, ``json.loads``, a pydantic model per record whose ``field_validator``s check the role pattern and
 the alternation, and a characters/N token estimate. It streams (no list of records), so its memory is not inflated.
+
+``python -m bench.baseline claude|cpt PATH`` runs it as a script of its own and prints its counts as JSON: what the
+CLI is compared with, start-up included.
 """
 
 from __future__ import annotations
 
 import json
 import re
+import sys
 from pathlib import Path
 
 from pydantic import BaseModel, ValidationError, field_validator
@@ -63,3 +67,11 @@ def validate(path: Path, dataset_format: str) -> dict[str, int]:
                 continue
             tokens += record.characters() // chars_per_token
     return {"records": records, "errors": errors, "tokens": tokens}
+
+
+def main() -> None:
+    print(json.dumps(validate(Path(sys.argv[2]), sys.argv[1])))
+
+
+if __name__ == "__main__":
+    main()

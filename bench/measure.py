@@ -1,4 +1,5 @@
-"""One measurement, in its own process: ``python -m bench.measure ours|baseline claude|cpt PATH`` prints JSON."""
+"""One measurement, in its own process: ``python -m bench.measure ours|baseline claude|cpt PATH`` prints JSON (wall
+and CPU seconds of the validation alone, after the imports; the process's peak RSS)."""
 
 from __future__ import annotations
 
@@ -33,11 +34,21 @@ def ours(path: Path, dataset_format: str) -> dict[str, int]:
 def main() -> None:
     implementation, dataset_format, path = sys.argv[1], sys.argv[2], Path(sys.argv[3])
     run = ours if implementation == "ours" else baseline.validate
-    started = time.perf_counter()
+    started, cpu_started = time.perf_counter(), time.process_time()
     result = run(path, dataset_format)
-    seconds = time.perf_counter() - started
+    seconds, cpu_seconds = time.perf_counter() - started, time.process_time() - cpu_started
     peak_kib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    print(json.dumps({**result, "seconds": seconds, "bytes": path.stat().st_size, "peak_rss_mb": peak_kib / 1024}))
+    print(
+        json.dumps(
+            {
+                **result,
+                "seconds": seconds,
+                "cpu_seconds": cpu_seconds,
+                "bytes": path.stat().st_size,
+                "peak_rss_mb": peak_kib / 1024,
+            }
+        )
+    )
 
 
 if __name__ == "__main__":

@@ -42,18 +42,29 @@ def ten_records() -> Path:
     return path
 
 
-def commands(dataset: Path) -> dict[str, list[str]]:
+def cli() -> list[str]:
+    """The ``bedrock-finetune`` command of this .venv."""
     script = Path(sys.executable).with_name("bedrock-finetune")
-    cli = [str(script)] if script.exists() else [sys.executable, "-m", "bedrock_finetune_cli"]
+    return [str(script)] if script.exists() else [sys.executable, "-m", "bedrock_finetune_cli"]
+
+
+def commands(dataset: Path) -> dict[str, list[str]]:
+    cli_command = cli()
     return {
         FLOOR: [sys.executable, "-c", "import pydantic"],
-        f"validate ({RECORDS} records)": [*cli, "validate", str(dataset), "--base-model", MODEL],
-        "models": [*cli, "models"],
+        f"validate ({RECORDS} records)": [*cli_command, "validate", str(dataset), "--base-model", MODEL],
+        "models": [*cli_command, "models"],
     }
 
 
 def sample(command: list[str]) -> tuple[float, float]:
     """Wall seconds and peak RSS (MB) of one run of the command."""
+    seconds, _, peak = sample_with_cpu(command)
+    return seconds, peak
+
+
+def sample_with_cpu(command: list[str]) -> tuple[float, float, float]:
+    """Wall seconds, CPU seconds (user + system) and peak RSS (MB) of one run of the command."""
     env = {**os.environ, "NO_COLOR": "1"}
     with tempfile.TemporaryFile() as errors:
         started = time.perf_counter()
@@ -66,7 +77,7 @@ def sample(command: list[str]) -> tuple[float, float]:
             reason = errors.read().decode(errors="replace").strip()
             raise RuntimeError(f"{' '.join(command)} exited {child.returncode}: {reason}")
     peak = usage.ru_maxrss / (1024 * 1024 if sys.platform == "darwin" else 1024)  # bytes on macOS, KiB on Linux
-    return seconds, peak
+    return seconds, usage.ru_utime + usage.ru_stime, peak
 
 
 def measure(rounds: int = ROUNDS) -> dict[str, tuple[list[float], list[float]]]:

@@ -1,9 +1,9 @@
-"""Test-wide settings."""
+"""Test-wide settings. Local runs wait on the local AWS's virtual clock (bedrock_finetune_local.clock), so they use
+the stack's real intervals and take seconds of wall time. The handlers read that clock in every test, whether or not
+a local account was set up before it (the local AWS points them at it when installed): tests that drive handlers
+directly move it with ``CLOCK.advance``."""
 
-from __future__ import annotations
+from bedrock_finetune import clock as handler_clock
+from bedrock_finetune_local.clock import CLOCK
 
-import os
-
-# Local runs in tests: Wait states and Retry backoff at a twentieth of real time. Every state still runs in the same
-# order and as often; the local Bedrock's lifecycles count polls, not seconds.
-os.environ.setdefault("BEDROCK_FINETUNE_LOCAL_TIME_SCALE", "0.05")
+handler_clock.use(CLOCK.now, CLOCK.sleep)

@@ -51,6 +51,21 @@ def register(subparsers: argparse._SubParsersAction[Any]) -> None:
     validate.add_argument(
         "--hyperparameters", nargs="+", default=[], metavar="KEY=VALUE", help="e.g. epochCount=3 learningRate=1e-5"
     )
+    validate.add_argument(
+        "--region",
+        metavar="REGION",
+        help="Region whose prices to use (default: the model's first customization Region)",
+    )
+    validate.add_argument(
+        "--deployment",
+        choices=("auto", "provisioned", "on-demand", "none"),
+        default="auto",
+        help="how the model would be deployed, for the cost estimate (default: auto, as the stack's default)",
+    )
+    validate.add_argument("--model-units", type=int, default=1, metavar="N", help="provisioned model units (default 1)")
+    validate.add_argument(
+        "--price-overrides", metavar="JSON", help="negotiated prices, e.g. '{\"amazon.nova-micro-v1:0\": {...}}'"
+    )
     validate.add_argument("--json", action="store_true", help="print exactly one JSON object")
     validate.set_defaults(func=_validate_command)
 
@@ -63,11 +78,58 @@ def _validate_command(args: argparse.Namespace) -> int:
         customization_type=args.customization_type,
         hyperparameters=parse_hyperparameters(args.hyperparameters),
     )
+    priced = estimate_cost(report, args) if report.valid else None
     if args.json:
-        print(json.dumps(report_json(report), indent=2))
+        document = report_json(report)
+        if priced is not None:
+            document["cost"] = priced[0].model_dump(mode="json")
+            document["runEstimate"] = priced[1].model_dump(mode="json")
+        print(json.dumps(document, indent=2))
     else:
         print(render_report(report, colour=colour_wanted(sys.stdout)), end="")
+        if priced is not None:
+            from bedrock_finetune import cost  # noqa: PLC0415
+
+            print("\nCost estimate")
+            print("\n".join(f"  {line}" for line in cost.render(*priced).splitlines()))
     return EXIT_VALID if report.valid else EXIT_INVALID
+
+
+def estimate_cost(report: ValidationReport, args: argparse.Namespace) -> tuple[Any, Any] | None:
+    """The run's cost from the report's token estimate and the catalog's prices (as ValidateDataset prices it):
+    (training and deployment prices, the run's estimate). None when the model has no prices for the Region."""
+    from bedrock_finetune import cost  # noqa: PLC0415
+    from bedrock_finetune.catalog import get_model  # noqa: PLC0415
+    from bedrock_finetune.errors import ConfigInvalid  # noqa: PLC0415
+    from bedrock_finetune.logic.estimate import SMOKE_INPUT_TOKENS, SMOKE_OUTPUT_TOKENS  # noqa: PLC0415
+
+    spec = get_model(report.model_id)
+    region = args.region or spec.regions[0]
+    epochs = cost.epochs_from_hyperparameters(report.hyperparameters or {})
+    records = sum(item.records for item in report.stats.files if item.role == "train")
+    try:
+        overrides = cost.parse_overrides(args.price_overrides)
+    except ConfigInvalid as error:
+        raise UsageError(f"--price-overrides: {error}") from error
+    try:
+        training = cost.estimate(
+            model_id=spec.id,
+            region=region,
+            estimated_tokens=int(report.stats.tokens.total),
+            epochs=epochs,
+            deployment_mode=args.deployment,
+            model_units=args.model_units,
+            images_seen=records * (epochs or 1),
+            overrides=overrides,
+        )
+    except ConfigInvalid as error:
+        print(f"No cost estimate: {error}", file=sys.stderr)
+        return None
+    prompts = 3 if args.deployment != "none" else 0
+    run = cost.run_cost(
+        training, smoke_input_tokens=prompts * SMOKE_INPUT_TOKENS, smoke_output_tokens=prompts * SMOKE_OUTPUT_TOKENS
+    )
+    return training, run
 
 
 def validate_files(

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import functools
 import json
-import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -18,6 +17,7 @@ import boto3
 from botocore.config import Config
 from botocore.exceptions import ClientError, ConnectionError, EndpointConnectionError, ReadTimeoutError
 
+from bedrock_finetune import clock
 from bedrock_finetune.config import S3Location
 from bedrock_finetune.errors import AccessDenied, TransientAwsError
 
@@ -158,17 +158,17 @@ class BusyWait:
     max_attempts: int = 20
     budget_seconds: float = 300.0
     deadline: float = field(default=0.0)
-    sleep: Callable[[float], None] = time.sleep
+    sleep: Callable[[float], None] = clock.sleep
 
     def __post_init__(self) -> None:
         if not self.deadline:
-            self.deadline = time.monotonic() + self.budget_seconds
+            self.deadline = clock.epoch() + self.budget_seconds
 
     def delay(self, waited: float) -> float:
         """The next pause: ``initial_seconds``, growing with the time already waited, up to ``max_seconds`` and never
         past the deadline."""
         wanted = min(self.max_seconds, max(self.initial_seconds, waited / 2))
-        return max(0.0, min(wanted, self.deadline - time.monotonic()))
+        return max(0.0, min(wanted, self.deadline - clock.epoch()))
 
 
 def retry_while_busy(
@@ -189,7 +189,7 @@ def retry_while_busy(
         last_status = status()
         if last_status in busy:
             pause = wait.delay(waited)
-            if pause <= 0 and time.monotonic() >= wait.deadline:
+            if pause <= 0 and clock.epoch() >= wait.deadline:
                 break
             wait.sleep(pause)
             waited += pause
@@ -450,6 +450,12 @@ def put_new_item(
             raise
         return _deserialize(exc.response.get("Item")) or {}
     return None
+
+
+def put_item(table: str, item: dict[str, Any]) -> None:
+    """Write ``item``, replacing any item with its key."""
+    with transient_errors():
+        client("dynamodb").put_item(TableName=table, Item=_serialize(item))
 
 
 def get_item(table: str, pk: str, sk: str) -> dict[str, Any] | None:

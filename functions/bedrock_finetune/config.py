@@ -96,6 +96,12 @@ class SweepInput(CamelModel):
     keep_all: bool = False
 
 
+class BudgetInput(CamelModel):
+    """``"budget": {"maxUsd": 25}``: the most the run may be estimated to cost (refused before anything is created)."""
+
+    max_usd: float | None = Field(default=None, gt=0)
+
+
 class RunOverrides(CamelModel):
     """Every console field except ``datasetUri``: the per-file override and the CLI's ``--config``."""
 
@@ -110,6 +116,7 @@ class RunOverrides(CamelModel):
     #: Train even when a run with the same content and settings already succeeded or is still running.
     force: bool | None = None
     sweep: SweepInput | None = None
+    budget: BudgetInput | None = None
 
     @field_validator("model_name")
     @classmethod
@@ -151,6 +158,11 @@ class RetrainInput(RunOverrides):
 
 
 # --- the stack's defaults (environment of every function) ------------------------------------------------------------
+#: The shortest fallback interval of the wait for a job's end: a 72-hour job then costs at most 433 rounds, far under
+#: the 25,000-event execution history limit (tests/workflow/test_poll_history_budget.py).
+MIN_JOB_EVENT_FALLBACK_SECONDS = 600
+
+
 class PollingSettings(CamelModel):
     job_initial_seconds: int = Field(ge=0)
     job_max_seconds: int = Field(ge=0)
@@ -158,6 +170,10 @@ class PollingSettings(CamelModel):
     deployment_initial_seconds: int = Field(ge=0)
     deployment_max_seconds: int = Field(ge=0)
     deployment_timeout_seconds: int = Field(ge=1)
+    #: The longest wait for a job's state change event before the workflow checks the job itself (Bedrock delivers
+    #: these events best effort): with the event lost, the end is noticed at most this late. Read by the state
+    #: machine (the waiting Task's TimeoutSecondsPath).
+    job_event_fallback_seconds: int = Field(default=10800, ge=MIN_JOB_EVENT_FALLBACK_SECONDS, le=86400)
 
 
 class StackSettings(CamelModel):
@@ -184,7 +200,11 @@ class StackSettings(CamelModel):
     job_poll_initial_seconds: int = 60
     job_poll_max_seconds: int = 900
     job_timeout_hours: float = 72
-    deployment_poll_initial_seconds: int = 30
+    job_event_fallback_seconds: int = 10800
+    #: The budget of a run that sets none (0: no budget), and per-price overrides of catalog/prices.json (JSON).
+    default_max_usd: float = 0
+    price_overrides: str = "{}"
+    deployment_poll_initial_seconds: int = 60
     deployment_poll_max_seconds: int = 120
     deployment_timeout_minutes: float = 90
     #: The DynamoDB table of training claims (same content and settings → one training) and the training queue.
@@ -211,6 +231,7 @@ class StackSettings(CamelModel):
             deployment_initial_seconds=self.deployment_poll_initial_seconds,
             deployment_max_seconds=self.deployment_poll_max_seconds,
             deployment_timeout_seconds=max(1, int(self.deployment_timeout_minutes * 60)),
+            job_event_fallback_seconds=min(86400, max(MIN_JOB_EVENT_FALLBACK_SECONDS, self.job_event_fallback_seconds)),
         )
 
     def default_hyperparameter_overrides(self) -> dict[str, str | int | float]:
@@ -297,6 +318,8 @@ class RunConfig(CamelModel):
     started_at: str | None = None
     #: The sweep to run instead of one job (values checked against the model's ranges, as canonical strings).
     sweep: SweepPlan | None = None
+    #: The most the run may be estimated to cost, in US dollars (None: no budget).
+    max_usd: float | None = None
     #: Set on the configuration of one sweep variant (``s<stage>v<index>``): its job, model, output prefix, request
     #: token and queue place are its own.
     variant: str | None = None

@@ -39,6 +39,11 @@ class DatasetInvalid(WorkflowError):
     """The dataset broke one or more of the base model's rules (the report names file, line and rule)."""
 
 
+class BudgetExceeded(WorkflowError):
+    """The run's estimated cost (training for every variant, plus the smoke test's deployment) exceeds its budget:
+    refused in ValidateDataset, before anything is created."""
+
+
 class DatasetUnreadable(WorkflowError):
     """The dataset object does not exist or cannot be read."""
 

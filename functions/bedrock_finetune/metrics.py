@@ -24,9 +24,10 @@ RECONCILER_DELETIONS = "ReconcilerDeletions"
 JOBS_IN_PROGRESS = "JobsInProgress"
 PROVISIONED_MODEL_UNITS = "ProvisionedModelUnits"
 PROVISIONED_MODEL_UNIT_HOURS = "ProvisionedModelUnitHours"
+PROVISIONED_USD_PER_HOUR = "ProvisionedUsdPerHour"
 NOTIFICATION_FAILURES = "NotificationFailures"
 
-_UNITS = {PROVISIONED_MODEL_UNIT_HOURS: MetricUnit.Count}
+_UNITS = {PROVISIONED_MODEL_UNIT_HOURS: MetricUnit.Count, PROVISIONED_USD_PER_HOUR: MetricUnit.NoUnit}
 
 
 def document(values: dict[str, float]) -> dict[str, Any]:

@@ -63,6 +63,10 @@ class ValidateDatasetOutput(CamelModel):
     error_counts: dict[str, int]
     warning_counts: dict[str, int]
     estimated_tokens: int
+    #: The estimate as ``validation.json`` holds it (``cost``: the training job(s) and deployment prices;
+    #: ``runEstimate``: what the run will cost, training plus the smoke test), None when it could not be priced.
+    cost: dict[str, Any] | None = None
+    run_estimate: dict[str, Any] | None = None
 
     def file(self, role: str) -> ValidatedFile | None:
         return next((item for item in self.files if item.role == role), None)
@@ -166,6 +170,33 @@ class JobMetrics(CamelModel):
 class PollJobInput(CamelModel):
     config: RunConfig
     job: JobInfo
+
+
+class AwaitJobEndInput(CamelModel):
+    """AwaitJobEnd (``lambda:invoke.waitForTaskToken``): the job to wait for and the Task's token."""
+
+    config: RunConfig
+    job: JobInfo
+    task_token: str = Field(min_length=1, max_length=1024)
+
+
+class AwaitJobEndOutput(CamelModel):
+    """What AwaitJobEnd did (its return value is not the Task's result: the token's is)."""
+
+    status: str | None
+    #: The job had already ended (or vanished): the token was sent at once.
+    resumed: bool
+
+
+class JobEventOutput(CamelModel):
+    """JobEvent, the relay of Bedrock's "Model Customization Job State Change" events."""
+
+    job_name: str
+    job_status: str
+    #: sent | no-waiter | stale (the waiting Task had timed out or ended) | ignored (not a final status)
+    outcome: str
+    #: The run waiting for the job (from its waiter record), when there is one.
+    run_id: str | None = None
 
 
 class JobStatusOutput(CamelModel):
@@ -337,6 +368,8 @@ class DeploymentInfo(CamelModel):
     name: str
     model_arn: str
     model_units: int | None = None
+    #: When DeployModel created it (ISO 8601): the deployment hours a report counts start here.
+    created_at: str | None = None
 
 
 class PollDeploymentInput(CamelModel):
@@ -543,4 +576,6 @@ class ReconcileOutput(CamelModel):
     #: many resources this sweep stopped or deleted: the dashboard's gauges.
     jobs_in_progress: int = 0
     provisioned_model_units: int = 0
+    #: What the provisioned throughput still running (this stack's) costs per hour, in US dollars (catalog prices).
+    provisioned_usd_per_hour: float = 0.0
     removed: int = 0

@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import sys
 import tempfile
 from pathlib import Path
@@ -76,6 +77,27 @@ def register(subparsers: Any) -> None:
         help="after the executions above ended, start the execution FILE describes in the same local account: "
         '{"stateMachine": "<logical id in template.yaml>", "input": {...}}, where {{run.N.runId}}, '
         "{{run.N.modelArn}} and {{run.N.deploymentArn}} name earlier executions (0-based); repeatable, in order",
+    )
+    run.add_argument(
+        "--job-duration",
+        type=_duration,
+        default=None,
+        metavar="DURATION",
+        help="simulated duration of each training job, e.g. 4h, 90m, 3600s (default: the local Bedrock's formula "
+        "from the training data's size, the epochs and the model)",
+    )
+    run.add_argument(
+        "--drop-events",
+        action="store_true",
+        help="the local Bedrock publishes no job state change events (Bedrock delivers them best effort): the "
+        "workflow finds the job's end with its fallback check (stack parameter JobEventFallbackSeconds)",
+    )
+    run.add_argument(
+        "--parameter",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="a stack parameter of template.yaml for the local deploy, e.g. JobEventFallbackSeconds=3600; repeatable",
     )
     run.add_argument("--json", action="store_true", help="print exactly one JSON object")
     run.set_defaults(func=_run_command)
@@ -165,6 +187,11 @@ def print_state(line: runner.StateLine, stream: TextIO | None = None, prefix: st
     print(f"  {prefix}{mark} {line.name:<26} {line.seconds:6.2f}s{detail}", file=stream, flush=True)
 
 
+def _hours(seconds: float) -> str:
+    hours, rest = divmod(int(seconds), 3600)
+    return f"{hours} h {rest // 60:02d} min" if hours else f"{rest // 60} min {rest % 60:02d} s"
+
+
 def print_summary(result: runner.RunResult, stream: TextIO | None = None, *, last: bool = True) -> None:
     from bedrock_finetune.logic.reporting import readable_cause  # noqa: PLC0415 - keeps the parser light
 
@@ -172,6 +199,18 @@ def print_summary(result: runner.RunResult, stream: TextIO | None = None, *, las
     on = _colour(stream)
     verdict = _paint(result.status, GREEN if result.status == "SUCCEEDED" else RED, on)
     print(f"\n  Result: {_paint(verdict, BOLD, on)} in {result.seconds:.1f}s", file=stream)
+    measured = result.clock
+    if measured is not None and measured.simulated_seconds is not None:
+        heard = (
+            f"; the job's end acted on {measured.detection_lag_seconds:.0f} s after it"
+            if measured.detection_lag_seconds is not None
+            else ""
+        )
+        print(
+            f"  Simulated:      {_hours(measured.simulated_seconds)} on the local AWS's virtual clock, "
+            f"{measured.transitions} state transitions{heard}",
+            file=stream,
+        )
     if result.error:
         print(f"  Error:  {result.error.get('error')}", file=stream)
         for line in str(readable_cause(result.error.get("cause")) or "").splitlines()[:8]:
@@ -211,6 +250,31 @@ def print_summary(result: runner.RunResult, stream: TextIO | None = None, *, las
         print(f"  Lambda logs:    {result.log_file}", file=stream)
 
 
+_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhd]?)\s*$")
+_UNIT_SECONDS = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400}
+
+
+def _duration(text: str) -> float:
+    """``4h``, ``90m``, ``3600s`` or ``3600`` → seconds (positive, at most 30 days)."""
+    match = _DURATION.match(text.lower())
+    if match is None:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a duration such as 4h, 90m or 3600s")
+    seconds = float(match.group(1)) * _UNIT_SECONDS[match.group(2)]
+    if not 0 < seconds <= 30 * 86400:
+        raise argparse.ArgumentTypeError(f"{text!r}: a job's duration must be more than 0 and at most 30 days")
+    return seconds
+
+
+def _parameters(pairs: list[str]) -> dict[str, str]:
+    parameters: dict[str, str] = {}
+    for pair in pairs:
+        name, sep, value = pair.partition("=")
+        if not sep or not name.strip():
+            raise UsageError(f"--parameter {pair!r}: expected NAME=VALUE")
+        parameters[name.strip()] = value
+    return parameters
+
+
 def _run_command(args: argparse.Namespace) -> int:
     from bedrock_finetune_local import runner  # noqa: PLC0415 - imports moto: only when a local run starts
     from bedrock_finetune_local.aws.faults import Fault  # noqa: PLC0415
@@ -238,6 +302,9 @@ def _run_command(args: argparse.Namespace) -> int:
         deliveries=args.deliveries,
         job_quota=args.job_quota,
         then=[_load_then(path) for path in args.then],
+        job_duration_seconds=args.job_duration,
+        drop_events=args.drop_events,
+        stack_parameters=_parameters(args.parameter),
     )
     several = len(datasets) > 1
     try:
@@ -354,9 +421,8 @@ def _demo_duplicates_and_queue(sample: Path) -> bool:
         "\n4. Two datasets dropped at once, each inbox event delivered twice, a quota of 1 training job: the duplicate"
         " deliveries start nothing new, and the second run waits for the first one's job slot"
     )
-    # The first job takes 8 polls, so the second run reaches its job request while the only slot is busy (with the
-    # default 2 polls the first job may already be done when the second run arrives, and nothing waits).
-    options = runner.RunOptions(dataset=first, extra_datasets=[second], deliveries=2, job_quota=1, job_polls=8)
+    # Both runs reach their job request at the same simulated moment; the only slot goes to the first drop.
+    options = runner.RunOptions(dataset=first, extra_datasets=[second], deliveries=2, job_quota=1)
     result = runner.run_many(options, on_state=_state_printer([first, second]))
     print_many(result, [first, second])
     queued = [line for run in result.runs for line in run.timeline if line.name.startswith("WaitForTraining")]

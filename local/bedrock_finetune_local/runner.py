@@ -4,6 +4,7 @@ console input), let the real state machine run the real handlers, and report wha
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import os
@@ -30,21 +31,15 @@ from bedrock_finetune_local import seams, stack
 from bedrock_finetune_local.aws import bedrock as local_bedrock
 from bedrock_finetune_local.aws import faults as local_faults
 from bedrock_finetune_local.aws import iam as local_iam
+from bedrock_finetune_local.clock import CLOCK
 
 Via = Literal["inbox", "console"]
 Status = Literal["SUCCEEDED", "FAILED", "TIMED_OUT", "NO_EXECUTION", "ABORTED"]
 
-# Waits come from configuration: locally the polls start at the template's minimum interval (1 s) and grow with the
-# elapsed time (a quarter of it), so a run takes seconds; the maximums are the template's minimum allowed values.
-LOCAL_STACK_PARAMETERS = {
-    "JobPollInitialSeconds": "1",
-    "JobPollMaxSeconds": "600",
-    "DeploymentPollInitialSeconds": "1",
-    "DeploymentPollMaxSeconds": "60",
-    "QueuePollInitialSeconds": "1",
-}
+# Local runs use the template's defaults: every wait is on the virtual clock (simulated time jumps ahead while the
+# workflow waits), so a run takes seconds of wall time at the intervals a deployed stack uses.
+LOCAL_STACK_PARAMETERS: dict[str, str] = {}
 NO_EXECUTION_GRACE_SECONDS = 1.5
-TIME_SCALE_VARIABLE = "BEDROCK_FINETUNE_LOCAL_TIME_SCALE"
 HISTORY_INTERVAL_SECONDS = 0.4
 
 
@@ -55,16 +50,20 @@ class RunOptions:
     via: Via = "inbox"
     key: str | None = None
     job_outcome: str = "Completed"
-    job_polls: int = 2
+    # The simulated duration of each training job (None: the local Bedrock's formula from data size, epochs and
+    # model; see local_bedrock.job_duration_seconds).
+    job_duration_seconds: float | None = None
+    # The local Bedrock publishes no job state change events (EventBridge delivers them best effort).
+    drop_events: bool = False
     deploy_outcome: str = "InService"
     runtime_answer: str = "normal"
     faults: list[str] = field(default_factory=list)
     stack_parameters: dict[str, str] = field(default_factory=dict)
     metadata: dict[str, str] | None = None
     timeout_seconds: float = 180.0
-    # Wait states and Retry backoff take this share of their real time (the tests run at a small scale; a person
-    # watching `local run` sees real seconds). Default from BEDROCK_FINETUNE_LOCAL_TIME_SCALE, else 1.0.
-    time_scale: float = field(default_factory=lambda: float(os.environ.get(TIME_SCALE_VARIABLE, "1.0")))
+    # Stop the executions still running this many simulated seconds after the drops (StopExecution, as a person
+    # would in the console); None: never.
+    stop_after_seconds: float | None = None
     # Changes the translated template before the local deploy (tests take one permission out this way).
     template_edit: Callable[[dict[str, Any]], None] | None = None
     # Dropped (or started) after ``dataset``, in order, into the same local account.
@@ -133,10 +132,17 @@ class RunResult:
     # A local folder holding copies of the run's reports/<run>/ objects (report.json, report.html, ...), next to the
     # log file; None when the run wrote none.
     artifacts_dir: str | None = None
+    # What waiting cost, on the virtual clock (see ExecutionClock).
+    clock: ExecutionClock | None = None
 
     def to_json(self) -> dict[str, Any]:
+        measured = self.clock or ExecutionClock()
         return {
             "status": self.status,
+            "transitions": measured.transitions,
+            "detection_lag_seconds": measured.detection_lag_seconds,
+            "simulated_seconds": measured.simulated_seconds,
+            "jobs": measured.jobs,
             "states": self.states,
             "error": self.error,
             "resources": self.resources,
@@ -150,6 +156,79 @@ class RunResult:
             "reconciler": self.reconciler,
             "artifacts_dir": self.artifacts_dir,
         }
+
+
+@dataclass
+class ExecutionClock:
+    """An execution measured on the virtual clock.
+
+    * ``transitions``: state transitions as Step Functions bills them (AWS Step Functions pricing: "a state
+      transition each time a step of your workflow is executed", retries included): every state entered, plus every
+      retry of a Task (a Task scheduled again within one entry). A Distributed Map's child executions bill their own.
+    * ``detection_lag_seconds``: for each training job the execution created (CreateCustomizationJob), the simulated
+      time from the job reaching its final status to the first state the workflow entered after it; the largest.
+    * ``simulated_seconds``: from the execution's start to its stop.
+    """
+
+    transitions: int | None = None
+    detection_lag_seconds: float | None = None
+    simulated_seconds: float | None = None
+    jobs: list[dict[str, Any]] = field(default_factory=list)
+
+
+_JOB_ARN = re.compile(r"arn:aws[a-z-]*:bedrock:[^\\\":]+:\d{12}:model-customization-job/[^\\\"\s]+")
+
+
+def measure_execution(execution_arn: str) -> ExecutionClock:
+    sfn = admin_client("stepfunctions")
+    events = _history(sfn, execution_arn)
+    transitions, scheduled = 0, 0
+    entered: list[datetime] = []
+    job_arns: list[str] = []
+    for event in events:
+        kind = str(event["type"])
+        if kind.endswith("StateEntered"):
+            transitions, scheduled = transitions + 1, 0
+            entered.append(event["timestamp"])
+        elif kind in ("TaskScheduled", "LambdaFunctionScheduled"):
+            scheduled += 1
+            transitions += scheduled > 1
+        elif kind == "TaskStateExited" and event.get("stateExitedEventDetails", {}).get("name") in (
+            "CreateCustomizationJob",
+        ):
+            output = str(event["stateExitedEventDetails"].get("output") or "")
+            job_arns += [arn for arn in _JOB_ARN.findall(output) if arn not in job_arns]
+    described = sfn.describe_execution(executionArn=execution_arn)
+    stop = described.get("stopDate")
+    simulated = (stop - described["startDate"]).total_seconds() if stop else None
+    jobs = [_job_timing(arn, entered) for arn in job_arns]
+    lags = [job["detection_lag_seconds"] for job in jobs if job.get("detection_lag_seconds") is not None]
+    return ExecutionClock(
+        transitions=transitions,
+        detection_lag_seconds=max(lags) if lags else None,
+        simulated_seconds=simulated,
+        jobs=jobs,
+    )
+
+
+def _job_timing(job_arn: str, entered: list[datetime]) -> dict[str, Any]:
+    region, account = job_arn.split(":")[3:5]
+    try:
+        job = local_bedrock.backend_for(account, region).find_job(job_arn)
+    except Exception:
+        return {"arn": job_arn}
+    timing: dict[str, Any] = {
+        "arn": job_arn,
+        "status": job.status,
+        "duration_seconds": (job.end_time - job.creation_time).total_seconds() if job.end_time else None,
+        "ended_at": job.end_time.isoformat() if job.end_time else None,
+    }
+    if job.end_time is not None:
+        after = [moment for moment in entered if moment >= job.end_time]
+        if after:
+            timing["acted_at"] = after[0].isoformat()
+            timing["detection_lag_seconds"] = round((after[0] - job.end_time).total_seconds(), 3)
+    return timing
 
 
 def _quiet_libraries() -> None:
@@ -169,12 +248,12 @@ def local_aws_session(options: RunOptions, log_file: Path) -> Iterator[stack.Sta
             mock_aws(config={"stepfunctions": {"execute_state_machine": True}, "lambda": {"use_docker": False}})
         )
         seams.install()
-        seams.set_time_scale(options.time_scale)
         local_aws.install()
         local_bedrock.reset()
         local_bedrock.configure(
             job_outcome=options.job_outcome,
-            job_polls_to_finish=options.job_polls,
+            job_duration_seconds=options.job_duration_seconds,
+            drop_events=options.drop_events,
             deploy_outcome=options.deploy_outcome,
             runtime_answer=options.runtime_answer,
             failing_jobs=tuple(options.failing_jobs),
@@ -335,7 +414,9 @@ def run_many(options: RunOptions, on_state: Callable[[int, StateLine], None] | N
     with local_aws_session(options, log_file) as deployed:
         s3 = boto3.client("s3", region_name=stack.REGION)
         sfn = boto3.client("stepfunctions", region_name=stack.REGION)
-        drops = _drop_all(options, deployed, s3, sfn)
+        with CLOCK.busy():  # every drop at the same simulated moment
+            drops = _drop_all(options, deployed, s3, sfn)
+        dropped_at = CLOCK.now()
         _attach_executions(sfn, deployed, drops, wait=options.via == "inbox")
         followed = [_Followed(arn=drop.executions[0], index=drop.index) for drop in drops if drop.executions]
         followed += [
@@ -347,6 +428,8 @@ def run_many(options: RunOptions, on_state: Callable[[int, StateLine], None] | N
             for item in _list_executions(sfn, deployed.state_machine_arn)
             if item["executionArn"] not in attached
         ]
+        if options.stop_after_seconds is not None:
+            CLOCK.call_at(dropped_at + options.stop_after_seconds, functools.partial(_stop_running, sfn, followed))
         _follow_all(sfn, followed, options.timeout_seconds, on_state)
         chained = _run_chain(options, deployed, sfn, s3, drops, followed, on_state)
         by_arn = {item.arn: item for item in followed}
@@ -514,6 +597,7 @@ def _chained_result(
         seconds=0.0,
         state_machine=step.state_machine,
         artifacts_dir=_download_reports(s3, bucket, item.arn, log_file),
+        clock=measure_execution(item.arn),
     )
 
 
@@ -689,6 +773,7 @@ def _run_result(
         log_file=str(log_file),
         seconds=0.0,
         artifacts_dir=_download_reports(s3, bucket, execution_arn, log_file),
+        clock=None if execution_arn is None else measure_execution(execution_arn),
     )
 
 
@@ -781,7 +866,8 @@ def _follow_all(
     deadline = time.monotonic() + timeout
     next_history = 0.0
     indexes = {item.index for item in followed if item.index >= 0}
-    reporting = {next(item.arn for item in followed if item.index == index) for index in indexes}
+    # Histories are read while running only to report states live (reading one makes moto serialize it all).
+    reporting = {next(item.arn for item in followed if item.index == index) for index in indexes} if on_state else set()
     while True:
         refresh = time.monotonic() >= next_history
         for item in followed:
@@ -813,6 +899,12 @@ def _follow_all(
                     item.status, item.error = "TIMED_OUT", {"error": "LocalTimeout", "cause": cause}
             return
         time.sleep(0.05)
+
+
+def _stop_running(sfn: Any, followed: list[_Followed]) -> None:
+    for item in followed:
+        if sfn.describe_execution(executionArn=item.arn)["status"] == "RUNNING":
+            sfn.stop_execution(executionArn=item.arn, error="StoppedByHand", cause="stopped from the console (local)")
 
 
 def _history(sfn: Any, execution_arn: str) -> list[dict[str, Any]]:

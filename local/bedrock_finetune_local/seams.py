@@ -16,6 +16,7 @@
 
 from __future__ import annotations
 
+import datetime as datetime_module
 import functools
 import importlib
 import json
@@ -27,6 +28,7 @@ import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 import boto3
@@ -38,27 +40,42 @@ from moto.awslambda_simple.models import LambdaSimpleBackend
 from moto.events.models import Rule
 from moto.iam.access_control import IAMPolicy, PermissionResult
 from moto.s3.models import FakeBucket
+from moto.stepfunctions.parser import models as sfn_models
 from moto.stepfunctions.parser.api import (
     ExecutionStatus,
     HistoryEventType,
     LambdaFunctionFailedEventDetails,
 )
+from moto.stepfunctions.parser.asl.component.common.catch.catcher_decl import CatcherDecl
+from moto.stepfunctions.parser.asl.component.common.catch.catcher_outcome import CatcherOutcomeCaught
 from moto.stepfunctions.parser.asl.component.common.error_name.custom_error_name import CustomErrorName
 from moto.stepfunctions.parser.asl.component.common.error_name.failure_event import FailureEvent
 from moto.stepfunctions.parser.asl.component.common.retry import retrier_decl
+from moto.stepfunctions.parser.asl.component.state import state as state_module
+from moto.stepfunctions.parser.asl.component.state.exec import execute_state
+from moto.stepfunctions.parser.asl.component.state.exec.state_map.iteration import job as map_job
 from moto.stepfunctions.parser.asl.component.state.exec.state_map.iteration.distributed_iteration_component import (
     DistributedIterationComponent,
 )
+from moto.stepfunctions.parser.asl.component.state.exec.state_map.iteration.itemprocessor import map_run_record
+from moto.stepfunctions.parser.asl.component.state.exec.state_parallel import branches_decl
 from moto.stepfunctions.parser.asl.component.state.exec.state_task import lambda_eval_utils
 from moto.stepfunctions.parser.asl.component.state.exec.state_task.state_task_lambda import StateTaskLambda
+from moto.stepfunctions.parser.asl.component.state.state import CommonStateField
 from moto.stepfunctions.parser.asl.component.state.wait.wait_function.wait_function import WaitFunction
+from moto.stepfunctions.parser.asl.eval import environment
+from moto.stepfunctions.parser.asl.eval.callback import callback
 from moto.stepfunctions.parser.asl.eval.event.event_detail import EventDetails
+from moto.stepfunctions.parser.asl.eval.event.event_manager import EventManager
 from moto.stepfunctions.parser.asl.utils import boto_client as moto_boto_client
+from moto.stepfunctions.parser.backend import execution as execution_module
 from moto.stepfunctions.parser.backend.execution import BaseExecutionWorkerCommunication
 from moto.stepfunctions.parser.models import StepFunctionsParserBackend
 
 from bedrock_finetune import aws as lambda_aws
+from bedrock_finetune import clock as handler_clock
 from bedrock_finetune_local.aws import faults, iam
+from bedrock_finetune_local.clock import CLOCK, VirtualEvent
 
 _LOCK = threading.RLock()
 _installed = False
@@ -152,7 +169,7 @@ def _invoke(
         invoked_function_arn=function.function_arn,
         aws_request_id=str(uuid.uuid4()),
     )
-    with _LOCK, _environment(variables), _default_session_from_environment():
+    with CLOCK.busy(), _LOCK, _environment(variables), _default_session_from_environment():
         # A fresh execution environment per invocation: clients cached by an earlier handler hold another role.
         lambda_aws.reset_clients()
         try:
@@ -187,6 +204,11 @@ def _deliveries(event: Any) -> int:
 
 
 def _send_to_targets(self: Rule, original_event: Any, transform_input: bool = True) -> None:
+    with CLOCK.busy():
+        _send_to_matching_targets(self, original_event, transform_input)
+
+
+def _send_to_matching_targets(self: Rule, original_event: Any, transform_input: bool) -> None:
     state_machines = [target for target in self.targets if target["Arn"].startswith("arn:aws:states:")]
     functions = [target for target in self.targets if target["Arn"].startswith("arn:aws:lambda:")]
     matches = bool(self.event_pattern.matches_event(original_event))
@@ -266,7 +288,7 @@ def _stop_execution(self: StepFunctionsParserBackend, execution_arn: str, *args:
         # moto's worker thread records ABORTED a moment later; StopExecution's outcome is ABORTED.
         "status": "ABORTED",
         "startDate": int(described["startDate"].timestamp() * 1000),
-        "stopDate": int(time.time() * 1000),
+        "stopDate": int(CLOCK.now() * 1000),
         "input": described.get("input"),
     }
     _put_status_change(self.region_name, execution_arn, detail)
@@ -390,7 +412,7 @@ def _terminated(self: BaseExecutionWorkerCommunication) -> None:
             "name": execution.name,
             "status": status,
             "startDate": int(execution.start_date.timestamp() * 1000),
-            "stopDate": int(time.time() * 1000),
+            "stopDate": int(CLOCK.now() * 1000),
             "input": json.dumps(execution.input_data),
             "output": None if execution.output is None else json.dumps(execution.output),
             "error": execution.error,
@@ -414,34 +436,98 @@ def _put_status_change(region: str, execution_arn: str, detail: dict[str, Any]) 
     )
 
 
-# ---- time: Wait states and Retry backoff --------------------------------------------------------------------------
-class _ScaledTime:
-    """What moto's retrier sees as ``time``: its backoff sleeps scaled by the local time scale."""
+# ---- time: the interpreter runs on the virtual clock ------------------------------------------------------------
+class _VirtualTime:
+    """What moto's retrier sees as ``time``: its backoff sleeps on the virtual clock."""
 
     def __getattr__(self, name: str) -> Any:
         return getattr(time, name)
 
     @staticmethod
     def sleep(seconds: float) -> None:
-        time.sleep(seconds * _time_scale)
+        CLOCK.sleep(seconds)
 
 
-_time_scale = 1.0
+class _VirtualThreading:
+    """What a module of moto's interpreter sees as ``threading``: its Events wait on the virtual clock."""
+
+    Event = VirtualEvent
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(threading, name)
 
 
-def set_time_scale(scale: float) -> None:
-    """Make Wait states and Retry backoff take ``scale`` times their real duration (1.0: real time). The ASL's
-    intervals are whole seconds (IntervalSeconds >= 1), so only the local AWS can shorten them; what runs, in which
-    order and how often, is unchanged: the local Bedrock's lifecycles count polls, not seconds."""
-    global _time_scale  # noqa: PLW0603 - one local account per process
-    if scale <= 0:
-        raise ValueError("the time scale must be positive")
-    _time_scale = scale
+class _TaskThread(threading.Thread):
+    """The thread that runs one Task state: busy (the clock does not jump under it) except while it waits."""
+
+    def run(self) -> None:
+        with CLOCK.busy():
+            super().run()
 
 
-def _scaled_wait(self: WaitFunction, env: Any, wait_seconds: int) -> None:
+def _virtual_wait(self: WaitFunction, env: Any, wait_seconds: int) -> None:
+    """A Wait state waits in simulated time; stopping the execution sets its program state event and ends it."""
     if wait_seconds > 0:
-        env.program_state_event.wait(wait_seconds * _time_scale)
+        CLOCK.wait_for(env.program_state_event.is_set, wait_seconds)
+
+
+def _history_timestamp() -> datetime:
+    CLOCK.touch()
+    return CLOCK.datetime()
+
+
+_original_set_next = CommonStateField._set_next
+_original_catcher_eval = CatcherDecl._eval_body
+
+
+def _catcher_eval(self: CatcherDecl, env: Any) -> None:
+    _original_catcher_eval(self, env)
+    if env.stack and isinstance(env.stack[-1], CatcherOutcomeCaught):
+        env.catch_chose_next = True
+
+
+def _set_next(self: CommonStateField, env: Any) -> None:
+    """After a Catch, the state goes where the Catch says, even when that is the state itself. moto decides whether
+    a Catch chose the next state by comparing it with the state's own name, so a Catch that re-enters its state (a
+    valid ASL loop: States Language, "Catch": "Next" names any state) fell through to the state's Next instead."""
+    if getattr(env, "catch_chose_next", False):
+        env.catch_chose_next = False
+        return
+    _original_set_next(self, env)
+
+
+def _install_clock() -> None:
+    retrier_decl.time = _VirtualTime()  # type: ignore[assignment,attr-defined]
+    WaitFunction._wait_interval = _virtual_wait  # type: ignore[method-assign]
+    execute_state.threading = _VirtualThreading()  # type: ignore[assignment,attr-defined]
+    execute_state.Thread = _TaskThread  # type: ignore[attr-defined]
+    environment.threading = _VirtualThreading()  # type: ignore[assignment,attr-defined]
+    # A Map state's worker (a busy Task-state thread) waits for its iterations on these Events: the wait must
+    # suspend its busy work, or simulated time could never move while iterations wait.
+    map_job.threading = _VirtualThreading()  # type: ignore[assignment,attr-defined]
+    map_run_record.threading = _VirtualThreading()  # type: ignore[assignment,attr-defined]
+    branches_decl.threading = _VirtualThreading()  # type: ignore[assignment,attr-defined]
+    callback.Event = VirtualEvent  # type: ignore[attr-defined]
+    EventManager._get_current_timestamp = staticmethod(_history_timestamp)  # type: ignore[method-assign]
+    execution_module.datetime = _VirtualDatetimeModule()  # type: ignore[assignment,attr-defined]
+    sfn_models.datetime = _VirtualDatetimeModule()  # type: ignore[assignment,attr-defined]
+    state_module.datetime = _VirtualDatetimeModule()  # type: ignore[assignment,attr-defined]
+    handler_clock.use(CLOCK.now, CLOCK.sleep)
+    CommonStateField._set_next = _set_next  # type: ignore[method-assign]
+    CatcherDecl._eval_body = _catcher_eval  # type: ignore[method-assign]
+
+
+class _VirtualDatetimeModule:
+    """``datetime`` as moto's execution module sees it: executions start and stop on the virtual clock."""
+
+    class datetime(datetime):
+        @classmethod
+        def now(cls, tz: Any = None) -> Any:
+            moment = CLOCK.datetime()
+            return moment if tz is None else moment.astimezone(tz)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(datetime_module, name)
 
 
 _original_validate_definition = StepFunctionsParserBackend._validate_definition
@@ -494,6 +580,5 @@ def install() -> None:
     DistributedIterationComponent._map_run = _map_run  # type: ignore[method-assign]
     BaseExecutionWorkerCommunication.terminated = _terminated  # type: ignore[method-assign]
     StepFunctionsParserBackend._validate_definition = staticmethod(_validate_definition)  # type: ignore[method-assign]
-    retrier_decl.time = _ScaledTime()  # type: ignore[assignment,attr-defined]
-    WaitFunction._wait_interval = _scaled_wait  # type: ignore[method-assign]
+    _install_clock()
     _installed = True

@@ -63,7 +63,7 @@ def free_port() -> int:
 
 
 @contextmanager
-def serving(port: int = 0, *, time_scale: float | None = None) -> Iterator[tuple[str, stack.Stack]]:
+def serving(port: int = 0) -> Iterator[tuple[str, stack.Stack]]:
     """The local account with the stack deployed and moto's server on ``port`` (0: a free one): yields the endpoint
     URL and the deployed stack; everything is stopped and removed on exit."""
     from moto.server import ThreadedMotoServer  # noqa: PLC0415 - moto's server mode, only when serving
@@ -75,8 +75,6 @@ def serving(port: int = 0, *, time_scale: float | None = None) -> Iterator[tuple
     try:
         name = stack_name()
         options = runner.RunOptions(dataset=folder / "none.jsonl", stack_name=name)
-        if time_scale is not None:
-            options.time_scale = time_scale
         with runner.local_aws_session(options, folder / "lambda.log") as deployed:
             _describe_as_cloudformation(deployed)
             server = ThreadedMotoServer(ip_address=HOST, port=port or free_port(), verbose=False)

@@ -11,7 +11,9 @@ from bedrock_finetune import naming
 from bedrock_finetune.errors import TransientAwsError
 from bedrock_finetune.logic import outcome
 from bedrock_finetune.models import ExecutionContext, RunState
+from bedrock_finetune_local.aws import bedrock as local_bedrock
 from bedrock_finetune_local.aws.faults import Fault, inject_faults
+from bedrock_finetune_local.clock import CLOCK
 
 from .conftest import BUCKET, EXECUTION_ARN, Account
 
@@ -30,12 +32,12 @@ def create_job_and_throughput(account: Account, execution_arn: str) -> tuple[str
         "hyperParameters": {},
     }
     done = account.bedrock.create_model_customization_job(jobName=name, customModelName=name, **common)["jobArn"]
-    for _ in range(2):
-        account.bedrock.get_model_customization_job(jobIdentifier=done)
+    CLOCK.advance(local_bedrock.job_duration_seconds(3, 1, "amazon.nova-micro-v1:0:128k"))  # its simulated duration
     model_arn = account.bedrock.get_model_customization_job(jobIdentifier=done)["outputModelArn"]
-    running = account.bedrock.create_model_customization_job(
-        jobName=f"{name}-2", customModelName=f"{name.replace('ft-', 'm-')}-2", **common
-    )["jobArn"]
+    with local_bedrock.local_bedrock_settings(local_bedrock.current_settings(), job_duration_seconds=30 * 86400):
+        running = account.bedrock.create_model_customization_job(
+            jobName=f"{name}-2", customModelName=f"{name.replace('ft-', 'm-')}-2", **common
+        )["jobArn"]
     throughput = account.bedrock.create_provisioned_model_throughput(
         modelUnits=1, provisionedModelName=name, modelId=model_arn
     )["provisionedModelArn"]

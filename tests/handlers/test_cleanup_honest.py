@@ -1,7 +1,7 @@
 """Cleanup cannot be derailed and never lies (issue 7, item 5), at the logic and handler level under moto.
 
 * what the state names is handled first and on its own; a failing List call never stops the rest;
-* ConflictException while a resource is Creating waits (polling) and retries, bounded;
+* ConflictException while a resource is Creating waits (on the local AWS's clock) and retries, bounded;
 * every leftover has its ARN, state, cost and the one command that removes it, in report.json and the notification;
 * once Finalize settled the outcome nothing is undone; a notification given up is logged and counted (EMF);
 * the recovery path cleans up FAILED executions (States.Runtime...) once, and running it twice changes nothing.
@@ -30,27 +30,40 @@ from bedrock_finetune.models import (
 )
 from bedrock_finetune_local.aws import bedrock as local_bedrock
 from bedrock_finetune_local.aws.faults import Fault, inject_faults
+from bedrock_finetune_local.clock import CLOCK
 
 from .conftest import BUCKET, EXECUTION_ARN, Account
 from .test_cleanup import create_job_and_throughput
 
 INBOX_KEY = "inbox/orders.jsonl"
+#: A job that does not end during a test: it would take 30 days.
+RUNNING_JOB_SECONDS = 30 * 86400.0
 
 
 @pytest.fixture(autouse=True)
 def no_sleeping(monkeypatch: pytest.MonkeyPatch) -> list[float]:
-    """Busy waits record their pauses instead of sleeping (the pauses are asserted where they matter)."""
+    """Busy waits record their pauses and move the simulated clock by them instead of sleeping (the pauses are
+    asserted where they matter)."""
     pauses: list[float] = []
     monkeypatch.setattr(aws.BusyWait, "__init__", _fast_init(aws.BusyWait.__init__, pauses))
     return pauses
 
 
 def _fast_init(original: Any, pauses: list[float]) -> Any:
+    def sleep(seconds: float) -> None:
+        pauses.append(seconds)
+        CLOCK.advance(seconds)
+
     def init(self: aws.BusyWait, *args: Any, **kwargs: Any) -> None:
-        kwargs["sleep"] = pauses.append
+        kwargs["sleep"] = sleep
         original(self, *args, **kwargs)
 
     return init
+
+
+def deploy_time_passes() -> None:
+    """The time a throughput created now takes to settle: the scenario's deploy_seconds."""
+    CLOCK.advance(local_bedrock.current_settings().deploy_seconds)
 
 
 def throughput_state(account: Account, arn: str, units: int = 1) -> RunState:
@@ -90,7 +103,7 @@ def read(account: Account, key: str) -> dict[str, Any]:
 def test_a_failing_list_call_never_stops_the_deletion_of_what_the_state_names(account: Account, operation: str) -> None:
     # Given an InService throughput named in the state, and one discovery call that Cleanup may not make
     _, throughput = create_job_and_throughput(account, EXECUTION_ARN)
-    account.bedrock.get_provisioned_model_throughput(provisionedModelId=throughput)  # → InService
+    deploy_time_passes()  # → InService
     state = throughput_state(account, throughput)
 
     # When Cleanup runs with that List call denied
@@ -136,10 +149,10 @@ def test_a_running_job_named_in_the_state_is_stopped_even_when_every_list_call_f
 def test_deleting_a_throughput_that_is_still_creating_waits_then_deletes_it(
     account: Account, no_sleeping: list[float]
 ) -> None:
-    # Given a throughput that is Creating until its third poll (the local Bedrock answers ConflictException to a
-    # Delete while it is Creating, as botocore's model allows)
+    # Given a throughput that takes 5 minutes to create (well within Cleanup's wait budget), just created (the local
+    # Bedrock answers ConflictException to a Delete while it is Creating, as botocore's model allows)
     _, throughput = create_job_and_throughput(account, EXECUTION_ARN)
-    local_bedrock.configure(deploy_polls_to_finish=3)
+    local_bedrock.configure(deploy_seconds=300)
     _, creating = create_job_and_throughput(account, "arn:aws:states:us-east-1:123456789012:execution:finetune:r2")
     execution = ExecutionContext(Id="arn:aws:states:us-east-1:123456789012:execution:finetune:r2", Name="r2")
     assert account.bedrock.get_provisioned_model_throughput(provisionedModelId=creating)["status"] == "Creating"
@@ -147,18 +160,20 @@ def test_deleting_a_throughput_that_is_still_creating_waits_then_deletes_it(
     # When Cleanup deletes it
     result = outcome.cleanup(RunState(), execution, account.settings)
 
-    # Then it waited (polling) and deleted it
+    # Then it waited until the throughput was created, no longer, and deleted it
     assert f"deleted provisioned {creating}" in result.actions
     assert [t["provisionedModelArn"] for t in throughputs(account)] == [throughput]
     assert result.complete is True
     assert no_sleeping, "Cleanup should have paused between the conflict and the retry"
+    assert sum(no_sleeping) >= 300
+    assert sum(no_sleeping[:-1]) < 300
 
 
 def test_a_throughput_that_stays_creating_is_retried_then_reported_with_state_cost_and_command(
     account: Account,
 ) -> None:
-    # Given a throughput named in the state that never leaves Creating
-    local_bedrock.configure(deploy_polls_to_finish=10_000)
+    # Given a throughput named in the state that stays Creating for longer than Cleanup waits (a day)
+    local_bedrock.configure(deploy_seconds=86400)
     _, throughput = create_job_and_throughput(account, EXECUTION_ARN)
     state = throughput_state(account, throughput, units=2)
     execution = inbox_execution(account)
@@ -192,9 +207,10 @@ def test_a_throughput_that_stays_creating_is_retried_then_reported_with_state_co
 
 
 def test_a_conflicting_job_stop_is_retried(account: Account) -> None:
-    # Given a running job of this run (one that polls do not finish) whose first Stop answers ConflictException
+    # Given a running job of this run (one that does not end during the test) whose first Stop answers
+    # ConflictException
     create_job_and_throughput(account, EXECUTION_ARN)
-    local_bedrock.configure(job_polls_to_finish=100)
+    local_bedrock.configure(job_duration_seconds=RUNNING_JOB_SECONDS)
     name = naming.resource_name("slow", EXECUTION_ARN, prefix="ft-")
     running = account.bedrock.create_model_customization_job(
         jobName=name,
@@ -218,7 +234,7 @@ def test_a_conflicting_job_stop_is_retried(account: Account) -> None:
 def test_a_permanently_refused_delete_is_reported_not_raised(account: Account) -> None:
     # Given throughput of this run whose deletion is refused (e.g. a commitment term)
     _, throughput = create_job_and_throughput(account, EXECUTION_ARN)
-    account.bedrock.get_provisioned_model_throughput(provisionedModelId=throughput)
+    deploy_time_passes()
 
     # When Cleanup runs
     with inject_faults([Fault.parse("bedrock:DeleteProvisionedModelThroughput=ValidationException")]):
@@ -234,7 +250,7 @@ def test_a_permanently_refused_delete_is_reported_not_raised(account: Account) -
 def test_the_failure_notification_carries_cleanups_leftovers(account: Account) -> None:
     # Given a Cleanup that ended incomplete (its output is in the state)
     _, throughput = create_job_and_throughput(account, EXECUTION_ARN)
-    account.bedrock.get_provisioned_model_throughput(provisionedModelId=throughput)
+    deploy_time_passes()
     execution = inbox_execution(account)
     with inject_faults([Fault.parse("bedrock:DeleteProvisionedModelThroughput=ValidationException")]):
         result = outcome.cleanup(throughput_state(account, throughput), execution, account.settings)
@@ -281,6 +297,7 @@ def test_when_cleanup_itself_failed_the_notification_still_names_what_may_run(ac
 def kept_success(account: Account) -> tuple[RunState, ExecutionContext, str, dict[str, Any]]:
     """A run that Finalize settled: an InService throughput kept, the dataset in processed/, the report written."""
     _, throughput = create_job_and_throughput(account, EXECUTION_ARN)
+    deploy_time_passes()
     execution = inbox_execution(account)
     state = throughput_state(account, throughput).model_copy(update={"error": None})
     final = outcome.finalize(state, execution, account.settings)
@@ -388,7 +405,8 @@ def test_a_failed_execution_without_its_cleanup_is_cleaned_up_once(account: Acco
     # Given an execution that ended FAILED with an error no States.ALL catch takes (Step Functions docs, "Error
     # names": States.ALL does not match States.Runtime nor States.DataLimitExceeded), leaving a job and a throughput
     running, throughput = create_job_and_throughput(account, EXECUTION_ARN)
-    account.bedrock.get_provisioned_model_throughput(provisionedModelId=throughput)
+    deploy_time_passes()
+    assert [(t["provisionedModelArn"], t["status"]) for t in throughputs(account)] == [(throughput, "InService")]
     execution = inbox_execution(account)
 
     # When the recovery path receives its status change
@@ -459,7 +477,7 @@ def test_logs_stay_quiet_about_dataset_content(account: Account, caplog: pytest.
     # Given a cleanup with a leftover
     caplog.set_level(logging.INFO)
     _, throughput = create_job_and_throughput(account, EXECUTION_ARN)
-    account.bedrock.get_provisioned_model_throughput(provisionedModelId=throughput)
+    deploy_time_passes()
     with inject_faults([Fault.parse("bedrock:DeleteProvisionedModelThroughput=ValidationException")]):
         result = outcome.cleanup(RunState(), inbox_execution(account), account.settings)
 

@@ -11,6 +11,7 @@ from bedrock_finetune.errors import SmokeTestFailed
 from bedrock_finetune.logic import outcome, reporting, smoke_test
 from bedrock_finetune.models import ExecutionContext, RunState
 from bedrock_finetune_local.aws import bedrock as local_bedrock
+from bedrock_finetune_local.clock import CLOCK
 
 from .conftest import BUCKET, Account
 from .test_stage_and_train import make_config
@@ -47,11 +48,12 @@ def deployed(account: Account) -> tuple[object, object, object]:
     staged = stage_dataset.stage(config, validation)
     job = training.create_job(config, validation, staged, account.settings.bedrock_role_arn)
     status = training.poll_job(config, job)
-    while status.status != "Completed":
+    while status.status != "Completed":  # simulated time: each round moves it 10 minutes on
+        CLOCK.advance(600)
         status = training.poll_job(config, job)
     info = deployment.deploy(config, job, status, staged.sha256)
     while deployment.poll(config, info).status not in {"Active", "InService"}:
-        pass
+        CLOCK.advance(60)
     return config, staged, info
 
 

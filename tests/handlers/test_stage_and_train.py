@@ -3,16 +3,18 @@
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 
 import pytest
 
+from bedrock_finetune import clock
 from bedrock_finetune.config import RunOverrides, S3Location
 from bedrock_finetune.errors import JobTimedOut
 from bedrock_finetune.logic import stage_dataset, training
 from bedrock_finetune.logic.resolve_config import build_config
 from bedrock_finetune.logic.validate_dataset import validate
 from bedrock_finetune.models import RunConfig
+from bedrock_finetune_local.clock import CLOCK
 
 from .conftest import BUCKET, Account
 
@@ -107,7 +109,9 @@ def test_job_is_created_idempotently_with_tags_and_polled_to_completion(account:
     # When the job is created twice (a retried step) and polled
     job = training.create_job(config, validation, staged, account.settings.bedrock_role_arn)
     again = training.create_job(config, validation, staged, account.settings.bedrock_role_arn)
-    statuses = [training.poll_job(config, job) for _ in range(2)]
+    statuses = [training.poll_job(config, job)]
+    CLOCK.advance(24 * 3600)  # simulated time: far past the job's duration
+    statuses.append(training.poll_job(config, job))
 
     # Then one job exists, tagged with the content hash and source key, and it completed with losses and CSVs
     assert again.job_arn == job.job_arn
@@ -137,7 +141,7 @@ def test_poll_interval_grows_to_the_cap_and_the_timeout_raises(account: Account)
     validation = validate(config)
     staged = stage_dataset.stage(config, validation)
     job = training.create_job(config, validation, staged, account.settings.bedrock_role_arn)
-    later = datetime.now(UTC) + timedelta(seconds=config.polling.job_timeout_seconds + 60)
+    later = clock.now() + timedelta(seconds=config.polling.job_timeout_seconds + 60)
     with pytest.raises(JobTimedOut, match="timeout"):
         training.poll_job(config, job, now=later)
 

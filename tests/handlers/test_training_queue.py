@@ -12,6 +12,7 @@ from bedrock_finetune.logic import claims, queue, training
 from bedrock_finetune.logic.validate_dataset import validate
 from bedrock_finetune.models import StageDatasetOutput, ValidateDatasetOutput
 from bedrock_finetune_local.aws import bedrock as local_bedrock
+from bedrock_finetune_local.clock import CLOCK
 
 from .conftest import Account
 from .test_claim_training import run_of, with_training_table
@@ -39,9 +40,9 @@ def start(run: Run, settings: StackSettings, at: datetime) -> object:
 
 
 def test_first_come_first_served_by_drop_time(account: Account, settings: StackSettings) -> None:
-    # Given a quota of 1, a job running for another run, and three runs dropped one second apart that enter the
-    # queue in the opposite order (the last drop looks first)
-    local_bedrock.configure(job_quota=1, job_polls_to_finish=1)
+    # Given a quota of 1, a job running for another run (it takes an hour), and three runs dropped one second apart
+    # that enter the queue in the opposite order (the last drop looks first)
+    local_bedrock.configure(job_quota=1, job_duration_seconds=3600)
     runs = [dropped(account, name, index) for index, name in enumerate(["a", "b", "c", "d"])]
     at = T0 + timedelta(seconds=10)
     assert start(runs[0], settings, at).status == "Created"
@@ -60,10 +61,10 @@ def test_first_come_first_served_by_drop_time(account: Account, settings: StackS
     }
     assert all(answer.status == "Queued" for answer in answers)
 
-    # When the running job ends (a poll sees it Completed) and the runs look again
-    account.bedrock.get_model_customization_job(
-        jobIdentifier=account.bedrock.list_model_customization_jobs()["modelCustomizationJobSummaries"][0]["jobArn"]
-    )
+    # When the running job ends (its hour passes) and the runs look again
+    (running,) = account.bedrock.list_model_customization_jobs()["modelCustomizationJobSummaries"]
+    CLOCK.advance(3600)
+    assert account.bedrock.get_model_customization_job(jobIdentifier=running["jobArn"])["status"] == "Completed"
     later = at + timedelta(seconds=30)
     again = {run[0].run_id: start(run, settings, later) for run in runs[1:]}
 

@@ -13,6 +13,7 @@ from botocore.config import Config
 from moto import mock_aws
 
 from bedrock_finetune_local import aws
+from bedrock_finetune_local.clock import CLOCK
 
 REGION = "us-east-1"
 ACCOUNT = "123456789012"
@@ -92,7 +93,7 @@ def completed_model(bedrock: Any, dataset: None) -> Callable[..., str]:
     def run(**overrides: Any) -> str:
         job_arn = bedrock.create_model_customization_job(**job_request(**overrides))["jobArn"]
         while (job := bedrock.get_model_customization_job(jobIdentifier=job_arn))["status"] == "InProgress":
-            pass
+            CLOCK.advance(600)  # simulated time
         assert job["status"] == "Completed"
         return str(job["outputModelArn"])
 

@@ -12,18 +12,31 @@ from botocore.config import Config
 from botocore.exceptions import ClientError
 
 from bedrock_finetune_local import aws
+from bedrock_finetune_local.clock import CLOCK
 
 from .conftest import BUCKET, REGION, client, job_request
 
 NO_CLIENT_VALIDATION = Config(retries={"total_max_attempts": 1}, parameter_validation=False)
+#: The simulated duration of the jobs these tests run (the scenario's job_duration_seconds).
+JOB_SECONDS = 3600.0
 
 
 def error_code(error: pytest.ExceptionInfo[ClientError]) -> str:
     return str(error.value.response["Error"]["Code"])
 
 
-def poll_job(bedrock: Any, job_arn: str, times: int) -> list[str]:
-    return [bedrock.get_model_customization_job(jobIdentifier=job_arn)["status"] for _ in range(times)]
+def job_statuses(bedrock: Any, job_arn: str, *steps: float) -> list[str]:
+    """The job's status after each step of simulated time (seconds since the previous step)."""
+    statuses = []
+    for seconds in steps:
+        CLOCK.advance(seconds)
+        statuses.append(bedrock.get_model_customization_job(jobIdentifier=job_arn)["status"])
+    return statuses
+
+
+def deploy_time_passes() -> None:
+    """The time a throughput or deployment created (or updated) now takes to settle: the scenario's deploy_seconds."""
+    CLOCK.advance(aws.current_settings().deploy_seconds)
 
 
 def read_csv(s3: Any, key: str) -> list[dict[str, str]]:
@@ -33,16 +46,19 @@ def read_csv(s3: Any, key: str) -> list[dict[str, str]]:
 
 # --- model customization jobs ---------------------------------------------------------------------------------------
 @pytest.mark.usefixtures("dataset")
-def test_job_completes_on_the_configured_poll_and_only_then_creates_the_model(bedrock: Any) -> None:
-    # Given a scenario where the job completes on its third poll
-    aws.configure(job_polls_to_finish=3)
+def test_job_completes_at_the_end_of_its_duration_and_only_then_creates_the_model(bedrock: Any) -> None:
+    # Given a scenario where a job takes an hour
+    aws.configure(job_duration_seconds=JOB_SECONDS)
     job_arn = bedrock.create_model_customization_job(**job_request())["jobArn"]
 
-    # When the job is polled twice
-    early = [bedrock.get_model_customization_job(jobIdentifier=job_arn) for _ in range(2)]
+    # When it is read at once and again a minute before its end
+    early = [bedrock.get_model_customization_job(jobIdentifier=job_arn)]
+    CLOCK.advance(JOB_SECONDS - 60)
+    early.append(bedrock.get_model_customization_job(jobIdentifier=job_arn))
 
     # Then it is still in progress, with no model yet and the training stage running
     assert [job["status"] for job in early] == ["InProgress", "InProgress"]
+    assert early[0]["statusDetails"]["trainingDetails"]["status"] == "NotStarted"
     assert "outputModelArn" not in early[-1]
     assert early[-1]["statusDetails"]["trainingDetails"]["status"] == "InProgress"
     assert bedrock.list_custom_models()["modelSummaries"] == []
@@ -50,15 +66,16 @@ def test_job_completes_on_the_configured_poll_and_only_then_creates_the_model(be
         bedrock.get_custom_model(modelIdentifier="ft-model-1")
     assert error_code(missing) == "ResourceNotFoundException"
 
-    # When it is polled a third time
+    # When its last minute passes
+    CLOCK.advance(60)
     job = bedrock.get_model_customization_job(jobIdentifier=job_arn)
 
-    # Then it has completed with metrics and an Active custom model
+    # Then it has completed with metrics and an Active custom model, ending an hour after its creation
     assert job["status"] == "Completed"
     assert {stage["status"] for stage in job["statusDetails"].values()} == {"Completed"}
     assert job["trainingMetrics"]["trainingLoss"] > 0
     assert len(job["validationMetrics"]) == 1
-    assert "endTime" in job
+    assert (job["endTime"] - job["creationTime"]).total_seconds() == pytest.approx(JOB_SECONDS, abs=1)
     model = bedrock.get_custom_model(modelIdentifier=job["outputModelArn"])
     assert model["modelStatus"] == "Active"
     assert model["modelName"] == "ft-model-1"
@@ -72,11 +89,12 @@ def test_job_completes_on_the_configured_poll_and_only_then_creates_the_model(be
 @pytest.mark.usefixtures("dataset")
 def test_completed_job_writes_decreasing_metric_csvs_under_the_output_prefix(bedrock: Any, s3: Any) -> None:
     # Given a job with a validation dataset and 3 epochs of 4 steps
-    aws.configure(job_polls_to_finish=1, steps_per_epoch=4)
+    aws.configure(job_duration_seconds=JOB_SECONDS, steps_per_epoch=4)
     job_arn = bedrock.create_model_customization_job(**job_request(hyperParameters={"epochCount": "3"}))["jobArn"]
     job_id = job_arn.rsplit("/", 1)[-1]
 
     # When it completes
+    CLOCK.advance(JOB_SECONDS)
     job = bedrock.get_model_customization_job(jobIdentifier=job_arn)
 
     # Then both CSVs are listable under the job's prefix, the validation one at the nested path
@@ -104,11 +122,12 @@ def test_completed_job_writes_decreasing_metric_csvs_under_the_output_prefix(bed
 
 @pytest.mark.usefixtures("dataset")
 def test_job_without_validation_data_has_no_validation_metrics(bedrock: Any, s3: Any) -> None:
-    # Given a job without a validation dataset that completes on its first poll
-    aws.configure(job_polls_to_finish=1)
+    # Given a job without a validation dataset
+    aws.configure(job_duration_seconds=JOB_SECONDS)
     job_arn = bedrock.create_model_customization_job(**job_request(validationDataConfig=None))["jobArn"]
 
     # When it completes
+    CLOCK.advance(JOB_SECONDS)
     job = bedrock.get_model_customization_job(jobIdentifier=job_arn)
 
     # Then only training metrics exist, in the response and in S3
@@ -121,12 +140,14 @@ def test_job_without_validation_data_has_no_validation_metrics(bedrock: Any, s3:
 
 @pytest.mark.usefixtures("dataset")
 def test_failed_job_reports_the_failure_message_and_creates_no_model(bedrock: Any, s3: Any) -> None:
-    # Given a scenario where jobs fail on their second poll
-    aws.configure(job_outcome="Failed", job_polls_to_finish=2, failure_message="Maximum input token count 4919 exceeds")
+    # Given a scenario where jobs fail at the end of their hour
+    aws.configure(
+        job_outcome="Failed", job_duration_seconds=JOB_SECONDS, failure_message="Maximum input token count 4919 exceeds"
+    )
     job_arn = bedrock.create_model_customization_job(**job_request())["jobArn"]
 
-    # When the job is polled twice
-    statuses = poll_job(bedrock, job_arn, 2)
+    # When it is read a minute before its end and once the hour has passed
+    statuses = job_statuses(bedrock, job_arn, JOB_SECONDS - 60, 60)
     job = bedrock.get_model_customization_job(jobIdentifier=job_arn)
 
     # Then it failed with the message, and neither a model nor metrics exist
@@ -140,33 +161,34 @@ def test_failed_job_reports_the_failure_message_and_creates_no_model(bedrock: An
 
 @pytest.mark.usefixtures("dataset")
 def test_stopped_outcome_passes_through_stopping(bedrock: Any) -> None:
-    # Given a scenario where jobs are stopped by someone else
-    aws.configure(job_outcome="Stopped", job_polls_to_finish=3)
+    # Given a scenario where jobs are stopped by someone else at the end of their hour (they take stop_seconds, 2
+    # minutes, to stop)
+    aws.configure(job_outcome="Stopped", job_duration_seconds=JOB_SECONDS, stop_seconds=120)
     job_arn = bedrock.create_model_customization_job(**job_request())["jobArn"]
 
-    # When the job is polled three times
-    statuses = poll_job(bedrock, job_arn, 3)
+    # When it is read 3 minutes and 1 minute before its end, and at its end
+    statuses = job_statuses(bedrock, job_arn, JOB_SECONDS - 180, 120, 60)
 
-    # Then it shows Stopping before Stopped, and no model appears
+    # Then it shows Stopping for its last 2 minutes, then Stopped, and no model appears
     assert statuses == ["InProgress", "Stopping", "Stopped"]
     assert bedrock.list_custom_models()["modelSummaries"] == []
 
 
 @pytest.mark.usefixtures("dataset")
 def test_stop_moves_an_in_progress_job_to_stopping_then_stopped(bedrock: Any) -> None:
-    # Given a running job that would otherwise complete
-    aws.configure(job_polls_to_finish=5)
+    # Given a job 10 minutes into its hour, that would otherwise complete, and 2 minutes to stop a job
+    aws.configure(job_duration_seconds=JOB_SECONDS, stop_seconds=120)
     job_arn = bedrock.create_model_customization_job(**job_request())["jobArn"]
-    bedrock.get_model_customization_job(jobIdentifier=job_arn)
+    assert job_statuses(bedrock, job_arn, 600) == ["InProgress"]
 
-    # When it is stopped by name and polled twice
+    # When it is stopped by name, and read at once, a minute later, 2 minutes later and after its planned end
     bedrock.stop_model_customization_job(jobIdentifier="ft-job-1")
     listed = bedrock.list_model_customization_jobs()["modelCustomizationJobSummaries"][0]["status"]
-    statuses = poll_job(bedrock, job_arn, 3)
+    statuses = job_statuses(bedrock, job_arn, 0, 60, 60, JOB_SECONDS)
 
-    # Then it goes Stopping -> Stopped and stays there, without a model
+    # Then it goes Stopping -> Stopped after the 2 minutes and stays there, without a model
     assert listed == "Stopping"
-    assert statuses == ["Stopping", "Stopped", "Stopped"]
+    assert statuses == ["Stopping", "Stopping", "Stopped", "Stopped"]
     assert bedrock.list_custom_models()["modelSummaries"] == []
 
     # And stopping it again is rejected like Bedrock does for a finished job
@@ -178,9 +200,9 @@ def test_stop_moves_an_in_progress_job_to_stopping_then_stopped(bedrock: Any) ->
 @pytest.mark.usefixtures("dataset")
 def test_stopping_a_completed_job_is_a_validation_error(bedrock: Any) -> None:
     # Given a completed job
-    aws.configure(job_polls_to_finish=1)
+    aws.configure(job_duration_seconds=JOB_SECONDS)
     job_arn = bedrock.create_model_customization_job(**job_request())["jobArn"]
-    assert poll_job(bedrock, job_arn, 1) == ["Completed"]
+    assert job_statuses(bedrock, job_arn, JOB_SECONDS) == ["Completed"]
 
     # When it is stopped
     with pytest.raises(ClientError) as error:
@@ -188,7 +210,7 @@ def test_stopping_a_completed_job_is_a_validation_error(bedrock: Any) -> None:
 
     # Then Bedrock refuses with a ValidationException and the job stays Completed
     assert error_code(error) == "ValidationException"
-    assert poll_job(bedrock, job_arn, 1) == ["Completed"]
+    assert job_statuses(bedrock, job_arn, 0) == ["Completed"]
 
 
 @pytest.mark.usefixtures("dataset")
@@ -302,9 +324,9 @@ def test_create_job_requires_the_s3_objects_to_exist(bedrock: Any, overrides: di
 @pytest.mark.usefixtures("dataset")
 def test_list_jobs_filters_by_status_and_name(bedrock: Any) -> None:
     # Given two jobs, one of which has completed
-    aws.configure(job_polls_to_finish=1)
-    done = bedrock.create_model_customization_job(**job_request(jobName="nightly-a", customModelName="a"))["jobArn"]
-    bedrock.get_model_customization_job(jobIdentifier=done)
+    aws.configure(job_duration_seconds=JOB_SECONDS)
+    bedrock.create_model_customization_job(**job_request(jobName="nightly-a", customModelName="a"))
+    CLOCK.advance(JOB_SECONDS)
     bedrock.create_model_customization_job(**job_request(jobName="adhoc-b", customModelName="b"))
 
     # When the jobs are listed with filters
@@ -328,12 +350,13 @@ def test_list_jobs_filters_by_status_and_name(bedrock: Any) -> None:
 @pytest.mark.usefixtures("dataset")
 def test_tags_follow_jobs_and_models(bedrock: Any) -> None:
     # Given a job created with job tags and custom model tags
-    aws.configure(job_polls_to_finish=1)
+    aws.configure(job_duration_seconds=JOB_SECONDS)
     job_arn = bedrock.create_model_customization_job(
         **job_request(jobTags=[{"key": "run", "value": "r1"}], customModelTags=[{"key": "owner", "value": "ml"}])
     )["jobArn"]
 
     # When it completes and the model is tagged once more
+    CLOCK.advance(JOB_SECONDS)
     model_arn = bedrock.get_model_customization_job(jobIdentifier=job_arn)["outputModelArn"]
     bedrock.tag_resource(resourceARN=model_arn, tags=[{"key": "stage", "value": "dev"}])
 
@@ -365,19 +388,28 @@ def test_custom_model_can_be_listed_and_deleted(bedrock: Any, completed_model: C
 def test_provisioned_throughput_goes_creating_then_in_service(
     bedrock: Any, completed_model: Callable[..., str]
 ) -> None:
-    # Given a custom model and a scenario where provisioning takes two polls
+    # Given a custom model and a scenario where provisioning takes 10 minutes
     model_arn = completed_model()
-    aws.configure(deploy_polls_to_finish=2)
+    aws.configure(deploy_seconds=600)
 
-    # When provisioned throughput is bought for it by model name, and polled
+    # When provisioned throughput is bought for it by model name, and read at once, after 9 minutes and after 10
     pt_arn = bedrock.create_provisioned_model_throughput(
         modelUnits=1, provisionedModelName="pt-1", modelId="ft-model-1", tags=[{"key": "run", "value": "r1"}]
     )["provisionedModelArn"]
     listed = bedrock.list_provisioned_model_throughputs()["provisionedModelSummaries"][0]["status"]
-    first, second = (bedrock.get_provisioned_model_throughput(provisionedModelId=pt_arn) for _ in range(2))
+    first = bedrock.get_provisioned_model_throughput(provisionedModelId=pt_arn)
+    CLOCK.advance(540)
+    early = bedrock.get_provisioned_model_throughput(provisionedModelId=pt_arn)
+    CLOCK.advance(60)
+    second = bedrock.get_provisioned_model_throughput(provisionedModelId=pt_arn)
 
-    # Then it is Creating until the second poll, then InService for the model
-    assert (listed, first["status"], second["status"]) == ("Creating", "Creating", "InService")
+    # Then it is Creating for the 10 minutes, then InService for the model
+    assert (listed, first["status"], early["status"], second["status"]) == (
+        "Creating",
+        "Creating",
+        "Creating",
+        "InService",
+    )
     assert pt_arn.startswith(f"arn:aws:bedrock:{REGION}:123456789012:provisioned-model/")
     assert second["modelArn"] == second["desiredModelArn"] == model_arn
     assert second["foundationModelArn"].endswith("::foundation-model/amazon.nova-micro-v1:0:128k")
@@ -392,10 +424,11 @@ def test_provisioned_throughput_can_fail(bedrock: Any, completed_model: Callable
     model_arn = completed_model()
     aws.configure(deploy_outcome="Failed", deploy_failure_message="no capacity")
 
-    # When provisioned throughput is created and polled
+    # When provisioned throughput is created and its creation time passes
     pt_arn = bedrock.create_provisioned_model_throughput(modelUnits=1, provisionedModelName="pt-1", modelId=model_arn)[
         "provisionedModelArn"
     ]
+    deploy_time_passes()
     pt = bedrock.get_provisioned_model_throughput(provisionedModelId=pt_arn)
 
     # Then it is Failed with the message
@@ -447,8 +480,8 @@ def test_list_provisioned_throughputs_filters(bedrock: Any, completed_model: Cal
     # Given two models, one InService PT on the first and one Creating PT on the second
     model_a = completed_model()
     model_b = completed_model(jobName="ft-job-2", customModelName="ft-model-2")
-    pt_a = bedrock.create_provisioned_model_throughput(modelUnits=1, provisionedModelName="blue-pt", modelId=model_a)
-    bedrock.get_provisioned_model_throughput(provisionedModelId=pt_a["provisionedModelArn"])
+    bedrock.create_provisioned_model_throughput(modelUnits=1, provisionedModelName="blue-pt", modelId=model_a)
+    deploy_time_passes()
     bedrock.create_provisioned_model_throughput(modelUnits=2, provisionedModelName="green-pt", modelId=model_b)
 
     # When they are listed with filters
@@ -470,7 +503,8 @@ def test_delete_provisioned_throughput(bedrock: Any, completed_model: Callable[.
     pt_arn = bedrock.create_provisioned_model_throughput(modelUnits=1, provisionedModelName="pt-1", modelId=model_arn)[
         "provisionedModelArn"
     ]
-    bedrock.get_provisioned_model_throughput(provisionedModelId=pt_arn)
+    deploy_time_passes()
+    assert bedrock.get_provisioned_model_throughput(provisionedModelId=pt_arn)["status"] == "InService"
     # (the model cannot be deleted while the PT uses it)
     with pytest.raises(ClientError) as in_use:
         bedrock.delete_custom_model(modelIdentifier=model_arn)
@@ -490,6 +524,35 @@ def test_delete_provisioned_throughput(bedrock: Any, completed_model: Callable[.
     bedrock.delete_custom_model(modelIdentifier=model_arn)
 
 
+def test_a_throughput_or_deployment_cannot_be_deleted_until_its_creation_time_has_passed(
+    bedrock: Any, completed_model: Callable[..., str]
+) -> None:
+    # Given a throughput and a deployment of a model, both 9 minutes into their 10-minute creation
+    model_arn = completed_model()
+    aws.configure(deploy_seconds=600)
+    pt_arn = bedrock.create_provisioned_model_throughput(modelUnits=1, provisionedModelName="pt-1", modelId=model_arn)[
+        "provisionedModelArn"
+    ]
+    deployment_arn = bedrock.create_custom_model_deployment(modelDeploymentName="od-1", modelArn=model_arn)[
+        "customModelDeploymentArn"
+    ]
+    CLOCK.advance(540)
+
+    # When they are deleted, Then Bedrock answers ConflictException for each
+    with pytest.raises(ClientError) as creating_pt:
+        bedrock.delete_provisioned_model_throughput(provisionedModelId=pt_arn)
+    with pytest.raises(ClientError) as creating_deployment:
+        bedrock.delete_custom_model_deployment(customModelDeploymentIdentifier=deployment_arn)
+    assert (error_code(creating_pt), error_code(creating_deployment)) == ("ConflictException", "ConflictException")
+
+    # When the last minute passes and they are deleted again, Then both are gone
+    CLOCK.advance(60)
+    bedrock.delete_provisioned_model_throughput(provisionedModelId=pt_arn)
+    bedrock.delete_custom_model_deployment(customModelDeploymentIdentifier=deployment_arn)
+    assert bedrock.list_provisioned_model_throughputs()["provisionedModelSummaries"] == []
+    assert bedrock.list_custom_model_deployments()["modelDeploymentSummaries"] == []
+
+
 def test_provisioned_throughput_with_commitment_cannot_be_deleted(
     bedrock: Any, completed_model: Callable[..., str]
 ) -> None:
@@ -498,7 +561,9 @@ def test_provisioned_throughput_with_commitment_cannot_be_deleted(
     pt = bedrock.create_provisioned_model_throughput(
         modelUnits=1, provisionedModelName="pt-1", modelId="ft-model-1", commitmentDuration="OneMonth"
     )
+    deploy_time_passes()
     described = bedrock.get_provisioned_model_throughput(provisionedModelId="pt-1")
+    assert described["status"] == "InService"
 
     # When it is deleted before the term ends
     with pytest.raises(ClientError) as error:
@@ -518,13 +583,14 @@ def test_update_provisioned_throughput_renames_and_switches_model(
     completed_model()
     second = completed_model(jobName="ft-job-2", customModelName="ft-model-2")
     bedrock.create_provisioned_model_throughput(modelUnits=1, provisionedModelName="pt-1", modelId="ft-model-1")
-    bedrock.get_provisioned_model_throughput(provisionedModelId="pt-1")
+    deploy_time_passes()
 
-    # When it is renamed and pointed at the second model
+    # When it is renamed and pointed at the second model, and the update's time passes
     bedrock.update_provisioned_model_throughput(
         provisionedModelId="pt-1", desiredProvisionedModelName="pt-renamed", desiredModelId=second
     )
     updating = bedrock.list_provisioned_model_throughputs()["provisionedModelSummaries"][0]
+    deploy_time_passes()
     updated = bedrock.get_provisioned_model_throughput(provisionedModelId="pt-renamed")
 
     # Then it is Updating towards the new model, then InService on it
@@ -538,21 +604,22 @@ def test_update_provisioned_throughput_renames_and_switches_model(
 
 # --- custom model deployments ---------------------------------------------------------------------------------------
 def test_custom_model_deployment_lifecycle(bedrock: Any, completed_model: Callable[..., str]) -> None:
-    # Given a custom model and a scenario where deployments take two polls
+    # Given a custom model and a scenario where deployments take 10 minutes
     model_arn = completed_model()
-    aws.configure(deploy_polls_to_finish=2)
+    aws.configure(deploy_seconds=600)
 
-    # When it is deployed for on-demand inference and polled
+    # When it is deployed for on-demand inference, and read at once, after 9 minutes and after 10
     deployment_arn = bedrock.create_custom_model_deployment(
         modelDeploymentName="od-1", modelArn=model_arn, description="smoke", tags=[{"key": "run", "value": "r1"}]
     )["customModelDeploymentArn"]
-    statuses = [
-        bedrock.get_custom_model_deployment(customModelDeploymentIdentifier=deployment_arn)["status"] for _ in range(2)
-    ]
+    statuses = []
+    for seconds in (0, 540, 60):
+        CLOCK.advance(seconds)
+        statuses.append(bedrock.get_custom_model_deployment(customModelDeploymentIdentifier=deployment_arn)["status"])
     by_name = bedrock.get_custom_model_deployment(customModelDeploymentIdentifier="od-1")
 
-    # Then it goes Creating -> Active and is readable by name too
-    assert statuses == ["Creating", "Active"]
+    # Then it goes Creating -> Active after the 10 minutes and is readable by name too
+    assert statuses == ["Creating", "Creating", "Active"]
     assert deployment_arn.startswith(f"arn:aws:bedrock:{REGION}:123456789012:custom-model-deployment/")
     assert (by_name["customModelDeploymentArn"], by_name["modelArn"], by_name["description"]) == (
         deployment_arn,
@@ -576,6 +643,7 @@ def test_custom_model_deployment_can_fail_and_be_filtered(bedrock: Any, complete
     model_arn = completed_model()
     aws.configure(deploy_outcome="Failed")
     failed = bedrock.create_custom_model_deployment(modelDeploymentName="od-bad", modelArn=model_arn)
+    deploy_time_passes()
     described = bedrock.get_custom_model_deployment(customModelDeploymentIdentifier=failed["customModelDeploymentArn"])
     bedrock.create_custom_model_deployment(modelDeploymentName="od-new", modelArn=model_arn)
 
@@ -648,5 +716,16 @@ def test_settings_are_validated_and_scoped() -> None:
     assert seen == inside
     assert seen.job_outcome == "Stopped"
     assert aws.current_settings().job_outcome == "Completed"
+    for name, value in (
+        ("job_duration_seconds", 0),
+        ("job_duration_seconds", 30 * 86400 + 1),
+        ("deploy_seconds", 0),
+        ("deploy_seconds", 86400 + 1),
+        ("stop_seconds", -1),
+    ):
+        with pytest.raises(ValueError, match=name):
+            aws.configure(None, **{name: value})
+    # And the poll counts of the former lifecycle are unknown settings, not silently ignored
     with pytest.raises(ValueError, match="job_polls_to_finish"):
-        aws.configure(job_polls_to_finish=0)
+        aws.configure(job_polls_to_finish=3)
+    assert aws.current_settings() == aws.LocalBedrockSettings()

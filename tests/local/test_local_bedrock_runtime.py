@@ -11,6 +11,7 @@ import pytest
 from botocore.exceptions import ClientError
 
 from bedrock_finetune_local import aws
+from bedrock_finetune_local.clock import CLOCK
 
 ANSWER = re.compile(r"local-model answer #[0-9a-f]{8} to a (\d+)-word prompt")
 
@@ -37,6 +38,7 @@ def provisioned_model(bedrock: Any, completed_model: Callable[..., str]) -> Call
 @pytest.fixture
 def in_service_pt(bedrock: Any, provisioned_model: Callable[[], str]) -> str:
     pt_arn = provisioned_model()
+    CLOCK.advance(aws.current_settings().deploy_seconds)
     assert bedrock.get_provisioned_model_throughput(provisionedModelId=pt_arn)["status"] == "InService"
     return pt_arn
 
@@ -70,6 +72,7 @@ def test_converse_answers_from_an_active_deployment_and_a_foundation_model(
     model_arn = completed_model()
     deployment = bedrock.create_custom_model_deployment(modelDeploymentName="od-1", modelArn=model_arn)
     deployment_arn = deployment["customModelDeploymentArn"]
+    CLOCK.advance(aws.current_settings().deploy_seconds)
     assert bedrock.get_custom_model_deployment(customModelDeploymentIdentifier=deployment_arn)["status"] == "Active"
 
     # When it and an on-demand foundation model are asked the same thing

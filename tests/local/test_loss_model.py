@@ -15,6 +15,7 @@ import pytest
 from bedrock_finetune.catalog import HyperparameterSpec, ModelSpec, all_models
 from bedrock_finetune_local import aws
 from bedrock_finetune_local.aws import loss_model
+from bedrock_finetune_local.clock import CLOCK
 
 from .conftest import BUCKET, OUTPUT_URI, job_request
 
@@ -337,7 +338,7 @@ def test_the_local_bedrock_seeds_the_curves_with_the_data_not_the_job_name(bedro
     data = {"a": b'{"prompt": "a", "completion": "b"}\n', "b": b'{"prompt": "x", "completion": "y"}\n'}
     for name, body in data.items():
         s3.put_object(Bucket=BUCKET, Key=f"datasets/{name}.jsonl", Body=body)
-    aws.configure(job_polls_to_finish=1, steps_per_epoch=3)
+    aws.configure(job_duration_seconds=3600, steps_per_epoch=3)
 
     def run(job: str, dataset: str, learning_rate: str) -> dict[str, Any]:
         request = job_request(
@@ -349,6 +350,7 @@ def test_the_local_bedrock_seeds_the_curves_with_the_data_not_the_job_name(bedro
             hyperParameters={"epochCount": "3", "learningRate": learning_rate},
         )
         arn = bedrock.create_model_customization_job(**request)["jobArn"]
+        CLOCK.advance(3600)  # the job's hour passes: it completes
         return dict(bedrock.get_model_customization_job(jobIdentifier=arn))
 
     # When jobs with different names run on the same data and hyperparameters, on other data, and at another rate

@@ -13,6 +13,7 @@ from botocore.exceptions import ClientError
 from bedrock_finetune_local import aws
 from bedrock_finetune_local.aws import bedrock as local_bedrock
 from bedrock_finetune_local.aws import iam
+from bedrock_finetune_local.clock import CLOCK
 
 from .conftest import ACCOUNT, REGION, client_as, job_request, lambda_role
 
@@ -25,7 +26,7 @@ JOB = f"arn:aws:bedrock:{REGION}:{ACCOUNT}:model-customization-job/*"
 
 def finish(bedrock: Any, job_arn: str) -> None:
     while bedrock.get_model_customization_job(jobIdentifier=job_arn)["status"] == "InProgress":
-        pass
+        CLOCK.advance(600)  # simulated time
 
 
 @pytest.mark.usefixtures("dataset")
@@ -97,8 +98,7 @@ def test_resource_tag_conditions_are_evaluated_against_the_resources_own_tags(be
     kept = throughput(bedrock, "kept", {"stack": "mine", "keep": "TRUE"})
     theirs = throughput(bedrock, "theirs", {"stack": "theirs"})
     untagged = throughput(bedrock, "untagged", {})
-    for arn in (mine, kept, theirs, untagged):
-        bedrock.get_provisioned_model_throughput(provisionedModelId=arn)  # settle: Creating → InService
+    CLOCK.advance(600)  # simulated time: each settles, Creating → InService
     sweeper = as_sweeper()
 
     # When the role reads their tags

@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 
 from bedrock_finetune_local.aws import Fault, iam, inject_faults
+from bedrock_finetune_local.clock import CLOCK
 
 from .conftest import ACCOUNT, BUCKET, ROLE_ARN, TRAIN_URI, client, job_request
 
@@ -52,7 +53,7 @@ def make_role(trust: dict[str, Any] = TRUST, policy: dict[str, Any] = READ_AND_W
 def finish(bedrock: Any) -> dict[str, Any]:
     job_arn = bedrock.create_model_customization_job(**job_request())["jobArn"]
     while (job := bedrock.get_model_customization_job(jobIdentifier=job_arn))["status"] == "InProgress":
-        pass
+        CLOCK.advance(600)  # simulated time
     return dict(job)
 
 

@@ -13,6 +13,7 @@ from botocore.exceptions import ClientError
 from bedrock_finetune_local import aws
 from bedrock_finetune_local.aws import bedrock as local_bedrock
 from bedrock_finetune_local.aws import iam
+from bedrock_finetune_local.clock import CLOCK
 
 from .conftest import ACCOUNT, BASE_MODEL, REGION, client_as, lambda_role
 
@@ -37,11 +38,17 @@ def modelled_errors(operation: str) -> set[str]:
     return {shape.name for shape in model.error_shapes}
 
 
+def deploy_time_passes() -> None:
+    """The time a throughput or deployment created (or updated) now takes to settle: the scenario's deploy_seconds."""
+    CLOCK.advance(aws.current_settings().deploy_seconds)
+
+
 def deployment_of(bedrock: Any, model_arn: str, name: str = "od-1") -> str:
-    """An Active on-demand deployment of ``model_arn`` (the default plan settles it on the first Get)."""
+    """An Active on-demand deployment of ``model_arn`` (created, then its creation time passes)."""
     arn = str(
         bedrock.create_custom_model_deployment(modelDeploymentName=name, modelArn=model_arn)["customModelDeploymentArn"]
     )
+    deploy_time_passes()
     assert bedrock.get_custom_model_deployment(customModelDeploymentIdentifier=arn)["status"] == "Active"
     return arn
 
@@ -78,10 +85,10 @@ def test_the_operation_is_modelled_as_the_local_bedrock_implements_it() -> None:
 def test_deployment_swap_rolls_out_then_serves_the_new_model(
     bedrock: Any, runtime: Any, two_models: tuple[str, str]
 ) -> None:
-    # Given an Active deployment of the first model, and an update that takes two polls
+    # Given an Active deployment of the first model, and an update that takes 15 minutes
     old, new = two_models
     deployment_arn = deployment_of(bedrock, old)
-    aws.configure(deploy_polls_to_finish=2)
+    aws.configure(deploy_seconds=900)
 
     # When it is moved to the second model (by deployment name)
     response = bedrock.update_custom_model_deployment(customModelDeploymentIdentifier="od-1", modelArn=new)
@@ -105,13 +112,18 @@ def test_deployment_swap_rolls_out_then_serves_the_new_model(
         lambda: bedrock.delete_custom_model_deployment(customModelDeploymentIdentifier=deployment_arn)
     ) == modelled("ConflictException")
 
-    # When it is polled again
+    # When 14 minutes pass, Then it still rolls out
+    CLOCK.advance(840)
+    assert get_deployment(bedrock, deployment_arn)["updateDetails"]["updateStatus"] == "Updating"
+
+    # When the 15th minute passes
+    CLOCK.advance(60)
     done = get_deployment(bedrock, deployment_arn)
 
-    # Then it serves the new model, in Get and List, and the update is reported completed
+    # Then it serves the new model, in Get and List, and the update is reported completed, 15 minutes after it began
     assert (done["status"], done["modelArn"]) == ("Active", new)
     assert done["updateDetails"] == {"modelArn": new, "updateStatus": "UpdateCompleted"}
-    assert done["lastUpdatedAt"] >= rolling["lastUpdatedAt"]
+    assert (done["lastUpdatedAt"] - rolling["lastUpdatedAt"]).total_seconds() == pytest.approx(900, abs=1)
     assert listed_deployment(bedrock)["modelArn"] == new
     assert [
         d["modelArn"] for d in bedrock.list_custom_model_deployments(modelArnEquals=new)["modelDeploymentSummaries"]
@@ -128,12 +140,11 @@ def test_a_repeated_update_is_idempotent(bedrock: Any, two_models: tuple[str, st
     # Given a deployment whose update to the second model is still rolling out
     old, new = two_models
     deployment_arn = deployment_of(bedrock, old)
-    aws.configure(deploy_polls_to_finish=2)
     bedrock.update_custom_model_deployment(customModelDeploymentIdentifier=deployment_arn, modelArn=new)
 
     # When the same update is sent again (the operation is modelled idempotent), during and after the rollout
     during = bedrock.update_custom_model_deployment(customModelDeploymentIdentifier=deployment_arn, modelArn=new)
-    get_deployment(bedrock, deployment_arn)
+    deploy_time_passes()
     finished = get_deployment(bedrock, deployment_arn)
     after = bedrock.update_custom_model_deployment(customModelDeploymentIdentifier=deployment_arn, modelArn=new)
 
@@ -149,8 +160,9 @@ def test_a_failed_swap_leaves_the_deployment_active_on_the_old_model(bedrock: An
     deployment_arn = deployment_of(bedrock, old)
     aws.configure(deploy_outcome="Failed")
 
-    # When it is moved to the second model and polled
+    # When it is moved to the second model and the update's time passes
     bedrock.update_custom_model_deployment(customModelDeploymentIdentifier=deployment_arn, modelArn=new)
+    deploy_time_passes()
     failed = get_deployment(bedrock, deployment_arn)
 
     # Then the update failed, the deployment still serves the old model, and the new model is free again
@@ -169,21 +181,22 @@ def test_update_refuses_a_deployment_that_is_not_settled_and_active(
     old = completed_model()
     new = completed_model(jobName="ft-job-2", customModelName="ft-model-2")
     if state == "Creating":
-        aws.configure(deploy_polls_to_finish=2)
         deployment_arn = bedrock.create_custom_model_deployment(modelDeploymentName="od-1", modelArn=old)[
             "customModelDeploymentArn"
         ]
+        assert get_deployment(bedrock, deployment_arn)["status"] == "Creating"
     elif state == "Failed":
         aws.configure(deploy_outcome="Failed")
         deployment_arn = bedrock.create_custom_model_deployment(modelDeploymentName="od-1", modelArn=old)[
             "customModelDeploymentArn"
         ]
+        deploy_time_passes()
         assert get_deployment(bedrock, deployment_arn)["status"] == "Failed"
     else:
         third = completed_model(jobName="ft-job-3", customModelName="ft-model-3")
         deployment_arn = deployment_of(bedrock, old)
-        aws.configure(deploy_polls_to_finish=2)
         bedrock.update_custom_model_deployment(customModelDeploymentIdentifier=deployment_arn, modelArn=third)
+        assert get_deployment(bedrock, deployment_arn)["updateDetails"]["updateStatus"] == "Updating"
 
     # When it is moved to the new model
     code = refusal(
@@ -288,11 +301,13 @@ def test_a_lambda_role_needs_the_deployment_and_the_new_model_to_update(
 
 # --- provisioned throughput: UpdateProvisionedModelThroughput(desiredModelId) ---------------------------------------
 def provisioned_of(bedrock: Any, model_id: str, name: str = "pt-1") -> str:
+    """An InService throughput of ``model_id`` (created, then its creation time passes)."""
     arn = str(
         bedrock.create_provisioned_model_throughput(modelUnits=1, provisionedModelName=name, modelId=model_id)[
             "provisionedModelArn"
         ]
     )
+    deploy_time_passes()
     assert bedrock.get_provisioned_model_throughput(provisionedModelId=arn)["status"] == "InService"
     return arn
 
@@ -300,13 +315,14 @@ def provisioned_of(bedrock: Any, model_id: str, name: str = "pt-1") -> str:
 def test_provisioned_swap_shows_the_old_model_until_the_update_completes(
     bedrock: Any, runtime: Any, two_models: tuple[str, str]
 ) -> None:
-    # Given an InService throughput on the first model and an update that takes two polls
+    # Given an InService throughput on the first model and an update that takes 15 minutes
     old, new = two_models
     pt_arn = provisioned_of(bedrock, old)
-    aws.configure(deploy_polls_to_finish=2)
+    aws.configure(deploy_seconds=900)
 
-    # When it is moved to the second model and polled once
+    # When it is moved to the second model and read 14 minutes later
     bedrock.update_provisioned_model_throughput(provisionedModelId=pt_arn, desiredModelId=new)
+    CLOCK.advance(840)
     updating = bedrock.get_provisioned_model_throughput(provisionedModelId=pt_arn)
 
     # Then it is Updating, still on the old model, with the new one desired (botocore: desiredModelArn "differs from
@@ -321,7 +337,8 @@ def test_provisioned_swap_shows_the_old_model_until_the_update_completes(
         "ConflictException"
     )
 
-    # When it is polled again
+    # When the 15th minute passes
+    CLOCK.advance(60)
     done = bedrock.get_provisioned_model_throughput(provisionedModelId=pt_arn)
 
     # Then it serves the new model and the old model can be deleted
@@ -337,8 +354,9 @@ def test_provisioned_swap_to_the_base_model_is_allowed(bedrock: Any, completed_m
     pt_arn = provisioned_of(bedrock, old)
     foundation = f"arn:aws:bedrock:{REGION}::foundation-model/{BASE_MODEL}"
 
-    # When it is moved to its base model and polled
+    # When it is moved to its base model and the update's time passes
     bedrock.update_provisioned_model_throughput(provisionedModelId=pt_arn, desiredModelId=foundation)
+    deploy_time_passes()
     done = bedrock.get_provisioned_model_throughput(provisionedModelId=pt_arn)
 
     # Then it serves the base model
@@ -351,8 +369,9 @@ def test_a_failed_provisioned_swap_keeps_the_old_model(bedrock: Any, two_models:
     pt_arn = provisioned_of(bedrock, old)
     aws.configure(deploy_outcome="Failed")
 
-    # When it is moved to the second model and polled
+    # When it is moved to the second model and the update's time passes
     bedrock.update_provisioned_model_throughput(provisionedModelId=pt_arn, desiredModelId=new)
+    deploy_time_passes()
     failed = bedrock.get_provisioned_model_throughput(provisionedModelId=pt_arn)
 
     # Then it is Failed with the failure message, and its modelArn is still the old model
@@ -386,11 +405,10 @@ def test_provisioned_swap_refusals(bedrock: Any, completed_model: Callable[..., 
         # base model."
         pt_id = provisioned_of(bedrock, BASE_MODEL, name="pt-base")
     elif case == "throughput-creating":
-        aws.configure(deploy_polls_to_finish=2)
         pt_id = bedrock.create_provisioned_model_throughput(modelUnits=1, provisionedModelName="pt-2", modelId=old)[
             "provisionedModelArn"
         ]
-        aws.configure()
+        assert bedrock.get_provisioned_model_throughput(provisionedModelId=pt_id)["status"] == "Creating"
     elif case == "unknown-model":
         desired = f"arn:aws:bedrock:{REGION}:{ACCOUNT}:custom-model/{BASE_MODEL}/abcdefabcdef"
     elif case == "unknown-throughput":

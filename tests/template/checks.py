@@ -243,6 +243,8 @@ def catch_problems(definition: Json) -> list[str]:
             problems.append(f"{name}: has no States.ALL catch")
         for catcher in catchers:
             errors = ", ".join(catcher["ErrorEquals"])
+            if catcher["ErrorEquals"] == ["States.Timeout"] and catcher["Next"] == name:
+                continue  # a wait that enters itself again when its timeout passes (the fallback check): no error
             if catcher.get("ResultPath") != ERROR_RESULT_PATH:
                 problems.append(f"{name}: the catch of {errors} does not keep the error at {ERROR_RESULT_PATH}")
             problems += leads_to_cleanup_problems(definition, catcher["Next"], f"{name}: the catch of {errors}")

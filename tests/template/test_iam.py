@@ -36,6 +36,8 @@ RESOURCE_STAR_ALLOWED = {
     "logs:PutResourcePolicy": "vended log delivery APIs accept only Resource *",
     "logs:DescribeResourcePolicies": "vended log delivery APIs accept only Resource *",
     "logs:DescribeLogGroups": "vended log delivery APIs accept only Resource *",
+    # AwaitJobEnd and JobEvent resume the execution waiting for a job's end; the task token names the Task.
+    "states:SendTaskSuccess": "no resource type in the Service Authorization Reference (AWS Step Functions)",
 }
 MANAGED_POLICIES_ALLOWED = {
     # SAM attaches it to every function role: logs:CreateLogGroup/CreateLogStream/PutLogEvents for its own logs.

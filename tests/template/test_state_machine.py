@@ -223,10 +223,10 @@ def test_status_check_reports_unrouted_and_misrouted_statuses(template: Json, de
     broken = fresh(definition)
     rules = broken["States"][choice]["Choices"]
     rules[:] = [rule for rule in rules if rule["StringEquals"] != "Stopping"]
-    targets = {"Failed": "WaitForJob", "Stopped": "DeploymentRequested"}
+    targets = {"Failed": "AwaitJobEnd", "Stopped": "DeploymentRequested"}
     for rule in rules:
         rule["Next"] = targets.get(rule["StringEquals"], rule["Next"])
-    broken["States"][choice]["Default"] = "WaitForJob"
+    broken["States"][choice]["Default"] = "AwaitJobEnd"
 
     # When checked
     problems = checks.status_routing_problems(broken, choice, poll, JOB_STATUS_KINDS)
@@ -234,9 +234,9 @@ def test_status_check_reports_unrouted_and_misrouted_statuses(template: Json, de
     # Then each is reported
     assert problems == [
         "JobStatus: status Stopping has no rule (it falls to the Default)",
-        "JobStatus: status Failed goes to WaitForJob, which is pending, expected failure",
+        "JobStatus: status Failed goes to AwaitJobEnd, which is pending, expected failure",
         "JobStatus: status Stopped goes to DeploymentRequested, which is success, expected failure",
-        "JobStatus: the Default goes to WaitForJob, which is pending, expected failure",
+        "JobStatus: the Default goes to AwaitJobEnd, which is pending, expected failure",
     ]
 
 
@@ -286,14 +286,15 @@ def test_no_path_after_the_first_resource_creating_state_fails_without_cleanup(
         pytest.param(
             "JobFailed",
             {"Next": "Failed"},
-            "CreateCustomizationJob → TrainingStarted → JobCreated → PollJob → JobStatus → JobFailed → Failed",
+            "CreateCustomizationJob → TrainingStarted → JobCreated → AwaitJobEnd → PollJob → JobStatus → JobFailed"
+            " → Failed",
             id="pass-state-to-failed",
         ),
         pytest.param(
             "PollDeployment",
             {"Catch": [{"ErrorEquals": ["States.ALL"], "ResultPath": "$.error", "Next": "NotifyFailure"}]},
-            "CreateCustomizationJob → TrainingStarted → JobCreated → PollJob → JobStatus → DeploymentRequested"
-            " → DeployModel → PollDeployment → NotifyFailure → Failed",
+            "CreateCustomizationJob → TrainingStarted → JobCreated → AwaitJobEnd → PollJob → JobStatus"
+            " → DeploymentRequested → DeployModel → PollDeployment → NotifyFailure → Failed",
             id="catch-to-notify-failure",
         ),
     ],

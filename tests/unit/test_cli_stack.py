@@ -391,10 +391,13 @@ def test_progress_shows_the_state_the_job_and_the_queue() -> None:
 
     # When the job was created and polled / Then the line shows the job's status
     created = {"training": {"status": "Created", "queue": {"position": 1, "reason": "none"}}}
-    polled = {"jobStatus": {"status": "InProgress"}}
-    later = [exited(12, "CreateCustomizationJob", created), exited(15, "PollJob", polled), entered(16, "WaitForJob")]
-    follow._read_events(sfn, snapshot, [*events, entered(10, "WaitForTrainingCapacity"), *later])
-    assert follow.progress_line(snapshot, with_time=False) == "RUNNING  WaitForJob  job InProgress"
+    waiting = [exited(12, "CreateCustomizationJob", created), entered(13, "AwaitJobEnd")]
+    follow._read_events(sfn, snapshot, [*events, entered(10, "WaitForTrainingCapacity"), *waiting])
+    assert follow.progress_line(snapshot, with_time=False) == "RUNNING  AwaitJobEnd  job InProgress"
+    stopped = {"jobStatus": {"status": "Stopping"}}
+    later = [exited(15, "PollJob", stopped), entered(16, "AwaitJobEnd")]
+    follow._read_events(sfn, snapshot, [*events, *waiting, *later])
+    assert follow.progress_line(snapshot, with_time=False) == "RUNNING  AwaitJobEnd  job Stopping"
 
 
 # --- sweep, retrain, retire -------------------------------------------------------------------------------------------

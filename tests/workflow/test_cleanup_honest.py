@@ -15,6 +15,7 @@ from bedrock_finetune.handlers.notify import NOTIFY_RETRIES
 from bedrock_finetune.logic.outcome import CLEANUP_RETRIES
 from bedrock_finetune_local import runner, stack
 from bedrock_finetune_local.aws import faults as local_faults
+from bedrock_finetune_local.clock import CLOCK
 
 ROOT = Path(__file__).resolve().parents[2]
 VALID = ROOT / "events" / "datasets" / "support-chat.jsonl"
@@ -191,22 +192,28 @@ def test_an_execution_that_fails_without_its_cleanup_is_cleaned_up_by_the_recove
     # Given a run whose job is running, and then every Lambda invoke of the execution failing with an error the
     # ASL neither retries nor can route to a working Cleanup (PollJob, Cleanup and NotifyFailure each fail once):
     # the execution ends FAILED without its Cleanup, as it would after States.Runtime
-    options = runner.RunOptions(dataset=VALID, job_polls=10_000)
+    options = runner.RunOptions(dataset=VALID, job_duration_seconds=30 * 86400)
     with runner.local_aws_session(options, tmp_path / "lambda.log") as deployed:
         s3 = boto3.client("s3", region_name=stack.REGION)
         sfn = boto3.client("stepfunctions", region_name=stack.REGION)
         bedrock = boto3.client("bedrock", region_name=stack.REGION)
-        s3.put_object(Bucket=deployed.bucket, Key="inbox/support-chat.jsonl", Body=VALID.read_bytes())
         deadline = time.monotonic() + 60
-        while not bedrock.list_model_customization_jobs()["modelCustomizationJobSummaries"]:
-            assert time.monotonic() < deadline
-            time.sleep(0.05)
-        fault = local_faults.Fault.parse("lambda:Invoke=ResourceNotFoundException*3")
-        with local_faults.inject_faults([fault]):
+        # Simulated time stands still until the faults are in place: the run is waiting for its job's end then.
+        with CLOCK.busy():
+            s3.put_object(Bucket=deployed.bucket, Key="inbox/support-chat.jsonl", Body=VALID.read_bytes())
+            while not bedrock.list_model_customization_jobs()["modelCustomizationJobSummaries"]:
+                assert time.monotonic() < deadline
+                time.sleep(0.05)
+            fault = local_faults.Fault.parse("lambda:Invoke=ResourceNotFoundException*3")
+            faults = local_faults.inject_faults([fault])
+            faults.__enter__()
+        try:
             (execution,) = sfn.list_executions(stateMachineArn=deployed.state_machine_arn)["executions"]
             while sfn.describe_execution(executionArn=execution["executionArn"])["status"] == "RUNNING":
                 assert time.monotonic() < deadline
                 time.sleep(0.05)
+        finally:
+            faults.__exit__(None, None, None)
         status = sfn.describe_execution(executionArn=execution["executionArn"])["status"]
         time.sleep(0.5)  # the recovery function runs on the status change event
         jobs = bedrock.list_model_customization_jobs()["modelCustomizationJobSummaries"]

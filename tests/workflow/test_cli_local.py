@@ -27,6 +27,11 @@ JSON_KEYS = {
     "max_concurrent_jobs",
     "reconciler",
     "artifacts_dir",
+    # measured on the virtual clock
+    "transitions",
+    "detection_lag_seconds",
+    "simulated_seconds",
+    "jobs",
 }
 RESOURCE_KEYS = {"provisioned_throughputs", "custom_model_deployments", "jobs_in_progress", "custom_models"}
 

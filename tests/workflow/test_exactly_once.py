@@ -84,7 +84,7 @@ class Account:
 def local_account(
     *,
     job_quota: int = 2,
-    job_polls: int = 2,
+    job_duration_seconds: float | None = None,
     parameters: dict[str, str] | None = None,
     edit: Callable[[dict[str, Any]], None] | None = None,
 ) -> Iterator[Account]:
@@ -93,7 +93,9 @@ def local_account(
     )
     log_file = Path(tempfile.mkdtemp(prefix="exactly-once-")) / "lambda.log"
     with runner.local_aws_session(options, log_file) as deployed:
-        local_bedrock.configure(local_bedrock.current_settings(), job_quota=job_quota, job_polls_to_finish=job_polls)
+        local_bedrock.configure(
+            local_bedrock.current_settings(), job_quota=job_quota, job_duration_seconds=job_duration_seconds
+        )
         yield Account(
             deployed=deployed,
             log_file=log_file,
@@ -177,9 +179,8 @@ def test_the_same_content_under_two_keys_trains_once_and_force_trains_again() ->
 
 
 def test_five_datasets_at_once_with_a_quota_of_two_all_succeed_in_drop_order() -> None:
-    # Jobs of 8 polls: the first two are still training while the others reach the queue (with 2 polls they may end
-    # before a later drop is staged, and then nothing needs to wait)
-    with local_account(job_quota=2, job_polls=8) as account:
+    # Jobs of 2 simulated hours: the first two are still training while the others reach the queue
+    with local_account(job_quota=2, job_duration_seconds=7200) as account:
         # Given five different datasets dropped at once and Bedrock's concurrent job quota of 2
         keys = [f"inbox/dataset-{index}.jsonl" for index in range(5)]
         for index, key in enumerate(keys):
@@ -225,7 +226,8 @@ def test_a_run_that_waits_longer_than_the_queue_timeout_fails_cleanly() -> None:
         variables = cfn["Resources"]["CreateCustomizationJobFunction"]["Properties"]["Environment"]["Variables"]
         variables["TRAINING_QUEUE_TIMEOUT_HOURS"] = "0.001"
 
-    with local_account(job_quota=1, edit=short_queue_timeout) as account:
+    # (jobs of 30 simulated days: the other team's job holds the only slot for the whole test)
+    with local_account(job_quota=1, edit=short_queue_timeout, job_duration_seconds=30 * 86400) as account:
         # Given the only job slot taken by a job outside this stack that does not end
         bedrock = boto3.client("bedrock", region_name=stack.REGION)
         account.s3.put_object(Bucket=account.deployed.bucket, Key="elsewhere/train.jsonl", Body=VALID.read_bytes())
@@ -257,7 +259,7 @@ def test_a_run_that_waits_longer_than_the_queue_timeout_fails_cleanly() -> None:
         assert [job.name for job in account.jobs()] == ["another-team"]
 
         # When the same content is dropped again after the slot freed
-        local_bedrock.configure(local_bedrock.current_settings(), job_quota=2)
+        local_bedrock.configure(local_bedrock.current_settings(), job_quota=2, job_duration_seconds=None)
         account.drop("inbox/retry.jsonl", VALID.read_bytes(), NO_DEPLOYMENT)
         retried = next(item for item in account.wait_for_all(2) if item["name"].startswith("retry-"))
 

@@ -99,6 +99,18 @@ OPERATIONS = [
         "ResourceNotFoundException",
         attempts=STATE_MACHINE_ATTEMPTS,
     ),
+    # JobEvent, woken by the job's state change event: a failure loses the event, and the waiting Task's fallback
+    # check finds the job's end (later). AwaitJobEnd sends the token itself then, so a SendTaskSuccess that always
+    # fails leaves the run no way on: caught into Cleanup.
+    Operation(
+        "dynamodb",
+        "GetItem",
+        "on-demand",
+        "ProvisionedThroughputExceededException",
+        "ValidationException",
+        expected_when_permanent="SUCCEEDED",
+    ),
+    Operation("stepfunctions", "SendTaskSuccess", "on-demand", "ThrottlingException", "AccessDeniedException"),
     # EventBridge retries a throttled target itself; a refused start leaves no execution
     Operation("stepfunctions", "StartExecution", "on-demand", "ThrottlingException", "AccessDeniedException", 1),
     # The HTML report's timeline is best effort: a history that cannot be read is left out, the run goes on
@@ -137,6 +149,7 @@ def assert_nothing_unnamed_left_and_dataset_kept(result: runner.RunResult, *, sn
         assert result.notifications, "no notification sent"
 
 
+@pytest.mark.matrix
 @pytest.mark.parametrize("operation", OPERATIONS, ids=str)
 def test_a_transient_fault_that_exhausts_one_attempt_is_retried_and_the_run_succeeds(operation: Operation) -> None:
     # Given the operation answering a retryable error for as many HTTP attempts as one Lambda attempt makes
@@ -155,6 +168,7 @@ def test_a_transient_fault_that_exhausts_one_attempt_is_retried_and_the_run_succ
         assert result.report["cleanup"]["complete"], result.report["cleanup"]
 
 
+@pytest.mark.matrix
 @pytest.mark.parametrize("operation", OPERATIONS, ids=str)
 def test_a_permanent_fault_fails_the_run_cleanly(operation: Operation) -> None:
     # Given the operation refusing every call the workflow makes

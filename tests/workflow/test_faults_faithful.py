@@ -52,11 +52,11 @@ def test_star_n_counts_http_attempts_including_botocore_retries() -> None:
     # Then two firings are absorbed by botocore's own retries inside one Lambda attempt: no state is retried
     assert twice.status == "SUCCEEDED", twice.error
     assert twice.faults_fired == {"bedrock:GetModelCustomizationJob=ThrottlingException*2": 2}
-    assert all(item.outcome == "ok" for item in twice.timeline if item.name == "PollJob")
+    assert all(item.outcome == "ok" for item in twice.timeline if item.name == "AwaitJobEnd")
     # And three firings exhaust one Lambda attempt: the state machine retries the state, and the run succeeds
     assert thrice.status == "SUCCEEDED", thrice.error
     assert thrice.faults_fired == {"bedrock:GetModelCustomizationJob=ThrottlingException*3": 3}
-    assert any(item.name == "PollJob" and item.outcome == "retried x1" for item in thrice.timeline)
+    assert any(item.name == "AwaitJobEnd" and item.outcome == "retried x1" for item in thrice.timeline)
 
 
 @pytest.mark.parametrize(

@@ -8,7 +8,7 @@ import re
 from pathlib import Path
 from typing import Any
 
-from bedrock_finetune import metrics
+from bedrock_finetune import cost, metrics
 from bedrock_finetune_local import runner, stack
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -46,6 +46,9 @@ def test_a_successful_run_counts_one_start_and_one_success_and_a_kept_throughput
     assert counted[metrics.PROVISIONED_MODEL_UNITS] == 1
     assert counted[metrics.PROVISIONED_MODEL_UNIT_HOURS] == 0.25
     assert counted[metrics.RECONCILER_DELETIONS] == 0
+    # And what it costs per hour at the catalog's price (the dashboard's running cost across runs)
+    price = cost.load_table().region_prices("amazon.nova-micro-v1:0:128k", "us-east-1")
+    assert counted[metrics.PROVISIONED_USD_PER_HOUR] == price[cost.PROVISIONED_PER_MODEL_UNIT_HOUR].usd
 
 
 def test_a_failed_run_counts_a_failure_and_its_leftovers() -> None:

@@ -3,9 +3,11 @@
 A Standard workflow's history holds at most 25,000 events ("Step Functions service quotas": "Maximum execution
 history size: 25,000 events"); an execution that reaches it fails. Each round of a poll loop costs the events of its
 states (a Lambda Task: entered, scheduled, started, succeeded, exited; a Choice or Wait: entered, exited), and the
-number of rounds follows from the poll rule (``training.next_wait``) over the longest allowed wait. The worst case
-takes the smallest allowed intervals, the longest allowed timeouts, zero time spent in each Lambda, and one failed
-attempt (retried) on every poll.
+number of rounds follows from the poll rule (``training.next_wait``) over the longest allowed wait. The wait for a
+job's end is one ``.waitForTaskToken`` Task that re-enters itself on each fallback timeout (entered, scheduled,
+started, submitted, timed out, exited), one round per fallback interval. The worst case takes the smallest allowed
+intervals, the longest allowed timeouts, zero time spent in each Lambda, and one failed attempt (retried) on every
+round.
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ from typing import Any
 
 import pytest
 
-from bedrock_finetune.config import MAX_SWEEP_STAGES, PollingSettings
+from bedrock_finetune.config import MAX_SWEEP_STAGES, MIN_JOB_EVENT_FALLBACK_SECONDS, PollingSettings
 from bedrock_finetune.logic import queue, training
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -30,6 +32,22 @@ FAR_UNDER = HISTORY_LIMIT // 2
 EVENTS = {"Task": 5, "Choice": 2, "Wait": 2, "Pass": 2, "Succeed": 1, "Fail": 1, "Map": 4}
 SWEEP_ITERATION = ASL["States"]["TrainSweepVariants"]["ItemProcessor"]["States"]
 FAILED_ATTEMPT = 3  # LambdaFunctionScheduled, LambdaFunctionStarted, LambdaFunctionFailed
+CALLBACK_TASK = 6  # TaskStateEntered, TaskScheduled, TaskStarted, TaskSubmitted, TaskTimedOut, TaskStateExited
+
+
+def await_round_events(state_name: str, states: dict[str, Any] | None = None) -> int:
+    """Events of one round of the wait for a job's end: the callback Task times out and its Catch re-enters it."""
+    states = states or ASL["States"]
+    state = states[state_name]
+    assert state["Resource"] == "arn:aws:states:::lambda:invoke.waitForTaskToken"
+    (timeout_catch,) = [c for c in state["Catch"] if c["ErrorEquals"] == ["States.Timeout"]]
+    assert timeout_catch["Next"] == state_name
+    return CALLBACK_TASK + FAILED_ATTEMPT
+
+
+def await_rounds(fallback: int, timeout: int) -> int:
+    """Rounds until the elapsed time passes the timeout (the round after that raises JobTimedOut)."""
+    return timeout // fallback + 2
 
 
 def loop_events(poll: str, states: dict[str, Any] | None = None) -> int:
@@ -55,7 +73,7 @@ def polls(initial: int, cap: int, timeout: int) -> int:
 
 def worst_case(polling: PollingSettings) -> dict[str, Any]:
     effective = training.effective_polling(polling)
-    job = polls(effective.job_initial_seconds, effective.job_max_seconds, effective.job_timeout_seconds)
+    job = await_rounds(effective.job_event_fallback_seconds, effective.job_timeout_seconds)
     deployment = polls(
         effective.deployment_initial_seconds, effective.deployment_max_seconds, effective.deployment_timeout_seconds
     )
@@ -66,12 +84,12 @@ def worst_case(polling: PollingSettings) -> dict[str, Any]:
     )
     others = sum(EVENTS[state["Type"]] + FAILED_ATTEMPT for state in ASL["States"].values()) + 2
     total = (
-        job * loop_events("PollJob")
+        job * await_round_events("AwaitJobEnd")
         + deployment * loop_events("PollDeployment")
         + waits * loop_events("CreateCustomizationJob")
         + others
     )
-    return {"job_polls": job, "deployment_polls": deployment, "queue_waits": waits, "events": total}
+    return {"job_waits": job, "deployment_polls": deployment, "queue_waits": waits, "events": total}
 
 
 MINIMUMS = PollingSettings(
@@ -81,6 +99,7 @@ MINIMUMS = PollingSettings(
     deployment_initial_seconds=training.MIN_POLL_INITIAL_SECONDS,
     deployment_max_seconds=training.MIN_DEPLOYMENT_POLL_MAX_SECONDS,
     deployment_timeout_seconds=training.MAX_DEPLOYMENT_TIMEOUT_MINUTES * 60,
+    job_event_fallback_seconds=MIN_JOB_EVENT_FALLBACK_SECONDS,
 )
 
 
@@ -90,9 +109,9 @@ def test_worst_case_history_of_a_72_hour_job_is_far_under_the_limit() -> None:
     # When the worst case is computed
     case = worst_case(MINIMUMS)
 
-    # Then it is 226 looks at the training queue, 464 job polls and 262 deployment polls, 11,726 events: under half of
-    # the 25,000-event limit, even with a retried attempt on every poll
-    assert case == {"job_polls": 464, "deployment_polls": 262, "queue_waits": 226, "events": 11_726}
+    # Then it is 226 looks at the training queue, 434 rounds of the wait for the job's end and 262 deployment polls:
+    # under half of the 25,000-event limit, even with a retried attempt on every round
+    assert case == {"job_waits": 434, "deployment_polls": 262, "queue_waits": 226, "events": 10_067}
     assert case["events"] < FAR_UNDER
 
 
@@ -104,7 +123,7 @@ def test_each_sweep_variant_runs_in_a_child_execution_whose_worst_case_is_far_un
     # When a variant waits the longest allowed time for a slot and then trains for the longest allowed time
     events = (
         case["queue_waits"] * loop_events("VariantCreateJob", SWEEP_ITERATION)
-        + case["job_polls"] * loop_events("VariantPollJob", SWEEP_ITERATION)
+        + case["job_waits"] * await_round_events("VariantAwaitJobEnd", SWEEP_ITERATION)
         + sum(EVENTS[state["Type"]] + FAILED_ATTEMPT for state in SWEEP_ITERATION.values())
         + 2
     )
@@ -121,7 +140,13 @@ def test_each_sweep_variant_runs_in_a_child_execution_whose_worst_case_is_far_un
 @pytest.mark.parametrize(
     "too_small",
     [
-        {"job_initial_seconds": 0, "job_max_seconds": 1, "deployment_initial_seconds": 0, "deployment_max_seconds": 1},
+        {
+            "job_initial_seconds": 0,
+            "job_max_seconds": 1,
+            "deployment_initial_seconds": 0,
+            "deployment_max_seconds": 1,
+            "job_event_fallback_seconds": 1,
+        },
         {"job_max_seconds": 60, "deployment_max_seconds": 10},
     ],
 )
@@ -138,15 +163,22 @@ def test_values_below_the_minimums_are_clamped_so_the_bound_holds(too_small: dic
     assert case == worst_case(MINIMUMS)
 
 
-def test_without_the_clamps_the_local_runner_values_would_exceed_the_limit() -> None:
-    # Given the intervals the local runner uses (0-1 s), which would be unclamped on AWS without the minimums
-    polling = MINIMUMS.model_copy(update={"job_initial_seconds": 1, "job_max_seconds": 1})
+def test_without_the_clamps_short_intervals_would_exceed_the_limit() -> None:
+    # Given a one-minute fallback for the job's end and 1-second deployment polls, unclamped
+    # When a 72-hour job and a 240-minute deployment are counted without clamping
+    rounds = await_rounds(60, training.MAX_JOB_TIMEOUT_HOURS * 3600)
+    deployment = polls(1, 1, training.MAX_DEPLOYMENT_TIMEOUT_MINUTES * 60)
 
-    # When the job loop is counted without clamping
-    rounds = polls(polling.job_initial_seconds, polling.job_max_seconds, polling.job_timeout_seconds)
+    # Then either would need more than 25,000 events: the minimums matter
+    assert rounds * await_round_events("AwaitJobEnd") > HISTORY_LIMIT
+    assert deployment * loop_events("PollDeployment") > HISTORY_LIMIT
 
-    # Then a 72-hour job would need far more than 25,000 events: the minimums matter
-    assert rounds * loop_events("PollJob") > HISTORY_LIMIT
+
+def test_a_fallback_below_the_minimum_is_clamped() -> None:
+    from bedrock_finetune.config import StackSettings
+
+    settings = StackSettings(bucket_name="b", job_event_fallback_seconds=1)
+    assert settings.polling.job_event_fallback_seconds == MIN_JOB_EVENT_FALLBACK_SECONDS
 
 
 def test_queue_values_outside_the_template_bounds_are_clamped_so_the_bound_holds() -> None:

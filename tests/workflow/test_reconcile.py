@@ -20,6 +20,7 @@ from bedrock_finetune_local import runner, stack
 from bedrock_finetune_local.aws import faults as local_faults
 from bedrock_finetune_local.aws import iam as local_iam
 from bedrock_finetune_local.aws.bedrock import LocalBedrockBackend
+from bedrock_finetune_local.clock import CLOCK
 
 ROOT = Path(__file__).resolve().parents[2]
 VALID = ROOT / "events" / "datasets" / "support-chat.jsonl"
@@ -162,7 +163,8 @@ def test_the_reconciler_role_cannot_delete_what_is_not_this_stacks_whatever_the_
             client.delete_provisioned_model_throughput(provisionedModelId=arn)
         # Then IAM refuses both (the policy's aws:ResourceTag conditions), with Bedrock's AccessDenied
         assert denied.value.response["Error"]["Code"] == "AccessDeniedException"
-    # And allows the one tagged as this stack's
+    # And allows the one tagged as this stack's (once it is no longer Creating: 10 simulated minutes)
+    CLOCK.advance(600)
     client.delete_provisioned_model_throughput(provisionedModelId=ours)
     assert throughput_arns() == {foreign, kept}
 
@@ -175,24 +177,26 @@ def test_a_resource_of_a_running_execution_is_left_to_its_run(deployed: stack.St
     # Given an inbox run whose job is still training (it never finishes on its own)
     from bedrock_finetune_local.aws import bedrock as local_bedrock
 
-    local_bedrock.configure(job_polls_to_finish=10_000)
+    local_bedrock.configure(job_duration_seconds=30 * 86400)
     s3 = runner.admin_client("s3")
     sfn = runner.admin_client("stepfunctions")
-    s3.put_object(Bucket=deployed.bucket, Key="inbox/support-chat.jsonl", Body=VALID.read_bytes())
     deadline = time.monotonic() + 60
-    while not (jobs := bedrock().list_model_customization_jobs()["modelCustomizationJobSummaries"]):
-        assert time.monotonic() < deadline
-        time.sleep(0.05)
-    (job,) = jobs
+    # Simulated time stands still while the test looks: the run waits for its job's end meanwhile.
+    with CLOCK.busy():
+        s3.put_object(Bucket=deployed.bucket, Key="inbox/support-chat.jsonl", Body=VALID.read_bytes())
+        while not (jobs := bedrock().list_model_customization_jobs()["modelCustomizationJobSummaries"]):
+            assert time.monotonic() < deadline
+            time.sleep(0.05)
+        (job,) = jobs
 
-    # When the schedule fires while its execution runs
-    result = runner.fire_reconciler(deployed, 0)
+        # When the schedule fires while its execution runs
+        result = runner.fire_reconciler(deployed, 0)
 
-    # Then the job is left alone and reported as running
-    assert result is not None
-    assert result["running"] == [job["jobArn"]]
-    assert result["acted"] == []
-    assert bedrock().get_model_customization_job(jobIdentifier=job["jobArn"])["status"] == "InProgress"
+        # Then the job is left alone and reported as running
+        assert result is not None
+        assert result["running"] == [job["jobArn"]]
+        assert result["acted"] == []
+        assert bedrock().get_model_customization_job(jobIdentifier=job["jobArn"])["status"] == "InProgress"
     (execution,) = sfn.list_executions(stateMachineArn=deployed.state_machine_arn)["executions"]
     sfn.stop_execution(executionArn=execution["executionArn"])  # the aborted-run cleanup stops the job
 

@@ -63,10 +63,11 @@ def test_happy_path_via_inbox_trains_deploys_smoke_tests_and_releases() -> None:
         "CreateCustomizationJob",
         "TrainingStarted",
         "JobCreated",
-        "PollJob",
+        "AwaitJobEnd",
     ]
     assert result.states[: len(expected_order)] == expected_order
-    assert "WaitForJob" in result.states
+    # The job's end was heard (its state change event), then read once: no polling loop
+    assert result.states.count("PollJob") == 1
     tail = [
         "SmokeTest",
         "SwapRequested",
@@ -255,7 +256,7 @@ def test_lambda_logs_carry_ids_and_never_dataset_content() -> None:
     [
         ("s3:CopyObject=InternalError*3", "StageDataset", {"validationSplitPercent": 0}),
         ("bedrock-runtime:Converse=ServiceUnavailableException*3", "SmokeTest", {}),
-        ("bedrock:GetModelCustomizationJob=ThrottlingException*3", "PollJob", {}),
+        ("bedrock:GetModelCustomizationJob=ThrottlingException*3", "AwaitJobEnd", {}),
     ],
 )
 def test_transient_errors_in_any_step_are_retried(fault: str, state: str, config: dict[str, Any]) -> None:
@@ -283,13 +284,13 @@ def test_a_rejected_job_request_is_caught_into_cleanup() -> None:
 
 
 def test_an_execution_stopped_by_hand_is_still_cleaned_up() -> None:
-    # Given a job that never finishes and a run stopped from outside (the local timeout calls StopExecution,
-    # as a person would in the console): no Catch runs for an aborted execution
-    result = run(job_polls=10_000, timeout_seconds=4)
+    # Given a 10-hour job and a run stopped from outside 2 simulated hours in (StopExecution, as a person would in
+    # the console): no Catch runs for an aborted execution
+    result = run(job_duration_seconds=10 * 3600, stop_after_seconds=2 * 3600)
 
     # Then the status-change rule ran the aborted-run cleanup: the job is being stopped, the dataset is in failed/,
     # and a notification says the run was aborted
-    assert result.status == "TIMED_OUT"
+    assert result.status == "ABORTED"
     assert all(job["status"] == "Stopping" for job in result.resources["jobs_in_progress"])
     assert result.resources["provisioned_throughputs"] == []
     assert result.resources["custom_model_deployments"] == []

@@ -174,6 +174,9 @@ def _read_output(snapshot: Snapshot, state: str, output: dict[str, Any]) -> None
         queued = training.get("status") == "Queued"
         snapshot.queue_position = queue.get("position") if queued else None
         snapshot.queue_reason = queue.get("reason") if queued else None
+        if training.get("status") == "Created":
+            # A new job starts InProgress; the run then waits for its end (AwaitJobEnd) without reading it again.
+            snapshot.job_status = "InProgress"
 
 
 def _json(text: Any) -> dict[str, Any] | None:

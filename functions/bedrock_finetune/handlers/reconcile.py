@@ -20,6 +20,7 @@ def handler(event: ReconcileInput) -> ReconcileOutput:
             metrics.JOBS_IN_PROGRESS: result.jobs_in_progress,
             metrics.PROVISIONED_MODEL_UNITS: result.provisioned_model_units,
             metrics.PROVISIONED_MODEL_UNIT_HOURS: result.provisioned_model_units * hours,
+            metrics.PROVISIONED_USD_PER_HOUR: result.provisioned_usd_per_hour,
         }
     )
     logger.info(

@@ -31,10 +31,10 @@ from __future__ import annotations
 
 import hashlib
 import json
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
-from bedrock_finetune import aws
+from bedrock_finetune import aws, clock
 from bedrock_finetune.config import RunConfig, StackSettings
 from bedrock_finetune.logic import queue, training
 from bedrock_finetune.models import ClaimTrainingOutput, StageDatasetOutput
@@ -91,7 +91,7 @@ def register(config: RunConfig, settings: StackSettings, now: datetime | None = 
     table = settings.training_table_name
     if not table:
         return False
-    now = now or datetime.now(UTC)
+    now = now or clock.now()
     _record_run(table, config, now, fingerprint_=None, claimed=False)
     return queue.register(config, settings, now)
 
@@ -118,7 +118,7 @@ def claim(
     config: RunConfig, staged: StageDatasetOutput, settings: StackSettings, now: datetime | None = None
 ) -> ClaimTrainingOutput:
     table = settings.training_table_name
-    now = now or datetime.now(UTC)
+    now = now or clock.now()
     fp = fingerprint(config, staged)
     me = {":me": config.execution_arn}
     _record_run(table, config, now, fingerprint_=fp, claimed=not config.force)
@@ -161,7 +161,7 @@ def complete(claim_: ClaimTrainingOutput, config: RunConfig, model_arn: str | No
     pk, sk = claim_key(claim_.fingerprint)
     updates: dict[str, Any] = {
         "status": SUCCEEDED,
-        "expiresAt": _epoch(datetime.now(UTC)) + DUPLICATE_WINDOW_DAYS * 86400,
+        "expiresAt": _epoch(clock.now()) + DUPLICATE_WINDOW_DAYS * 86400,
     }
     if model_arn:
         updates["modelArn"] = model_arn

@@ -3,12 +3,12 @@ model deployment, and its removal. Deletion treats 'not found' as already done, 
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from botocore.exceptions import ClientError
 
-from bedrock_finetune import aws, naming
+from bedrock_finetune import aws, clock, naming
 from bedrock_finetune.config import RunConfig
 from bedrock_finetune.errors import DeploymentTimedOut
 from bedrock_finetune.logic.training import effective_polling, next_wait, tags
@@ -55,7 +55,9 @@ def deploy(config: RunConfig, job: JobInfo, job_status: JobStatusOutput, sha256:
             )
             arn = response["customModelDeploymentArn"]
     units = config.deployment.model_units if mode == "provisioned" else None
-    return DeploymentInfo(mode=mode, arn=arn, name=name, model_arn=model_arn, model_units=units)
+    return DeploymentInfo(
+        mode=mode, arn=arn, name=name, model_arn=model_arn, model_units=units, created_at=clock.now().isoformat()
+    )
 
 
 def describe(kind: DeploymentKind, arn: str) -> dict[str, Any]:
@@ -70,7 +72,7 @@ def poll(config: RunConfig, deployment: DeploymentInfo, now: datetime | None = N
     response = describe(deployment.mode, deployment.arn)
     status = str(response.get("status", "Unknown"))
     created = response.get("creationTime") or response.get("createdAt")
-    now = now or datetime.now(UTC)
+    now = now or clock.now()
     elapsed = (now - created).total_seconds() if isinstance(created, datetime) else 0.0
     polling = effective_polling(config.polling)
     if status in PENDING_STATUSES and elapsed > polling.deployment_timeout_seconds:

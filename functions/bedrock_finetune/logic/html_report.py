@@ -24,13 +24,13 @@ import io
 import itertools
 import math
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from aws_lambda_powertools import Logger
 from botocore.exceptions import BotoCoreError, ClientError
 
-from bedrock_finetune import aws, naming
+from bedrock_finetune import aws, clock, naming
 from bedrock_finetune.errors import TransientAwsError
 from bedrock_finetune.models import LeftoverKind
 
@@ -231,7 +231,7 @@ def view(report: dict[str, Any], inputs: Inputs) -> dict[str, Any]:
         "smoke": _smoke(report.get("smokeTest") or {}, inputs.smoke),
         "sweep": _sweep(report.get("sweep") or {}),
         "missing": list(inputs.missing),
-        "generated_at": datetime.now(UTC).strftime("%Y-%m-%d %H:%M:%S UTC"),
+        "generated_at": clock.now().strftime("%Y-%m-%d %H:%M:%S UTC"),
     }
 
 

@@ -22,13 +22,12 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Iterable
-from datetime import UTC, datetime
 from typing import Any
 
 from botocore.exceptions import ClientError
 from pydantic import ValidationError
 
-from bedrock_finetune import aws, naming
+from bedrock_finetune import aws, clock, naming
 from bedrock_finetune.config import INBOX_PREFIX, S3Location, StackSettings, is_s3_event, source_from_event
 from bedrock_finetune.errors import CleanupIncomplete, TransientAwsError
 from bedrock_finetune.logic import claims, html_report, queue, training
@@ -501,7 +500,7 @@ def _write_marker(
         "executionArn": execution.id,
         "complete": complete,
         "settled": settled,
-        "finishedAt": datetime.now(UTC).isoformat(),
+        "finishedAt": clock.now().isoformat(),
         **{key: value for key, value in summary.items() if key in ("actions", "leftovers", "problems")},
     }
     aws.put_json(settings.bucket_name, naming.report_key(run, CLEANUP_MARKER), json.dumps(marker, indent=2))

@@ -25,10 +25,10 @@ later.", botocore's bedrock model). Here that answer means *wait*, never failure
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
-from bedrock_finetune import aws
+from bedrock_finetune import aws, clock
 from bedrock_finetune.config import RunConfig, StackSettings
 from bedrock_finetune.errors import TrainingCapacityFull, TrainingQueueTimedOut
 from bedrock_finetune.logic import training
@@ -70,7 +70,7 @@ def register(config: RunConfig, settings: StackSettings, now: datetime | None = 
     """Hold the run's place in the queue from the moment its configuration is known (ResolveConfig); False when the
     place was already held (a retried step)."""
     table = settings.training_table_name
-    now = now or datetime.now(UTC)
+    now = now or clock.now()
     deadline = int(now.timestamp()) + PREPARATION_ALLOWANCE_SECONDS + timeout_seconds(settings)
     entry = {
         "pk": QUEUE_PARTITION,
@@ -98,7 +98,7 @@ def start_training(
 ) -> TrainingStartOutput:
     """Create the job when this run is first in the queue and Bedrock has a free slot; else say how long to wait."""
     table = settings.training_table_name
-    now = now or datetime.now(UTC)
+    now = now or clock.now()
     key = queue_key(config)
     timeout = timeout_seconds(settings)
     entry = _enter(table, key, config, now, timeout)

@@ -26,14 +26,16 @@ anything, to the notification topic. Nothing here reads or writes dataset conten
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from botocore.exceptions import ClientError
 
-from bedrock_finetune import aws, naming
+from bedrock_finetune import aws, clock, cost, naming
+from bedrock_finetune.catalog import all_models
 from bedrock_finetune.config import StackSettings
 from bedrock_finetune.errors import ConfigInvalid, TransientAwsError
 from bedrock_finetune.logic import deployment as deployments
@@ -72,6 +74,8 @@ class Listed:
     status: str
     #: A provisioned throughput's model units (what it bills by the hour).
     units: int = 0
+    #: A provisioned throughput's base model (its foundation-model ARN), for its price.
+    foundation_model_arn: str = ""
 
 
 def _list_jobs() -> list[Listed]:
@@ -92,6 +96,7 @@ def _list_throughputs() -> list[Listed]:
             item["provisionedModelArn"],
             str(item.get("status")),
             int(item.get("modelUnits") or 0),
+            str(item.get("foundationModelArn") or ""),
         )
         for page in paginator.paginate()
         for item in page.get("provisionedModelSummaries", [])
@@ -112,6 +117,22 @@ _LISTERS: tuple[tuple[LeftoverKind, Callable[[], list[Listed]]], ...] = (
     ("provisioned-throughput", _list_throughputs),
     ("custom-model-deployment", _list_deployments),
 )
+
+
+def hourly_usd(item: Listed, settings: StackSettings) -> float:
+    """What a provisioned throughput costs per hour (model units × the catalog's no-commitment price per model-unit
+    hour of its base model, with the stack's price overrides); 0 when its model has no price here."""
+    base = item.foundation_model_arn.rsplit("/", 1)[-1]
+    region = item.arn.split(":")[3] if item.arn.count(":") >= 3 else ""
+    spec = next((model for model in all_models() if model.id == base or model.id.startswith(base + ":")), None)
+    if spec is None or not base:
+        return 0.0
+    try:
+        table = cost.apply_overrides(cost.load_table(), cost.parse_overrides(settings.price_overrides or None))
+        price = table.region_prices(spec.id, region).get(cost.PROVISIONED_PER_MODEL_UNIT_HOUR)
+    except ConfigInvalid:
+        return 0.0
+    return 0.0 if price is None else item.units * price.usd
 
 
 def _reason(exc: Exception) -> str:
@@ -240,7 +261,7 @@ def reconcile(settings: StackSettings, scheduled_time: str | None = None) -> Rec
     """One sweep (see the module docstring)."""
     if not settings.stack_name:
         raise ConfigInvalid("function environment: STACK_NAME is not set; the reconciler touches only tagged resources")
-    started = datetime.now(UTC)
+    started = clock.now()
     sweep = _Sweep(
         settings,
         aws.BusyWait(
@@ -281,6 +302,11 @@ def reconcile(settings: StackSettings, scheduled_time: str | None = None) -> Rec
         provisioned_model_units=sum(
             item.units for item in active if item.kind == "provisioned-throughput" and item.status != "Failed"
         ),
+        provisioned_usd_per_hour=math.fsum(
+            hourly_usd(item, settings)
+            for item in active
+            if item.kind == "provisioned-throughput" and item.status != "Failed"
+        ),
         removed=len(removed),
         stack=settings.stack_name,
         started_at=started.isoformat(),
@@ -306,7 +332,7 @@ def _report(
         "stack": settings.stack_name,
         "scheduledTime": scheduled_time,
         "startedAt": started.isoformat(),
-        "finishedAt": datetime.now(UTC).isoformat(),
+        "finishedAt": clock.now().isoformat(),
         "examined": sweep.examined,
         "notOurs": sweep.not_ours,
         "kept": sweep.kept,

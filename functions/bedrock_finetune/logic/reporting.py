@@ -6,9 +6,11 @@ their own private object, referenced by key)."""
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime
+import math
+from datetime import datetime
 from typing import Any, Literal
 
+from bedrock_finetune import clock
 from bedrock_finetune.config import RetrainPlan
 from bedrock_finetune.models import ExecutionContext, RunState, SweepState
 
@@ -33,7 +35,7 @@ def build_report(
         "runId": config.run_id if config else execution.name,
         "executionArn": execution.id,
         "startedAt": execution.start_time,
-        "finishedAt": datetime.now(UTC).isoformat(),
+        "finishedAt": clock.now().isoformat(),
         "dataset": {"source": source_uri or (config.source.uri if config else None), "finalUri": dataset_uri},
     }
     if config:
@@ -111,11 +113,59 @@ def build_report(
         report["deployment"] = {"mode": config.deployment.mode, "arn": None, "kept": False}
     if state.smoke_test:
         report["smokeTest"] = state.smoke_test.model_dump(mode="json", by_alias=True)
+    priced = cost_section(state, report)
+    if priced is not None:
+        report["cost"] = priced
     if state.error:
         report["error"] = {"error": state.error.Error, "cause": readable_cause(state.error.Cause)}
     if cleanup is not None:
         report["cleanup"] = cleanup
     return report
+
+
+def cost_section(state: RunState, report: dict[str, Any]) -> dict[str, Any] | None:
+    """``report.cost``: the estimate ValidateDataset made, and what the run really cost as far as it is known.
+
+    Bedrock's GetModelCustomizationJob reports no billed token count (botocore: no such member), so the training
+    tokens are the estimate, said as such, and count only when the job completed. Deployment hours run from
+    DeployModel to the report (a kept Provisioned Throughput keeps costing ``usdPerHour`` after it)."""
+    validation = state.validation
+    if validation is None or validation.cost is None:
+        return None
+    estimate = validation.cost
+    run = validation.run_estimate or {}
+    section: dict[str, Any] = {"estimate": {**estimate, "runUsd": run.get("totalUsd"), "terms": run.get("terms")}}
+    completed = state.job_status is not None and state.job_status.status == "Completed"
+    actual: dict[str, Any] = {
+        "billableTokens": estimate.get("billableTokens") if completed else 0,
+        "billableTokensSource": (
+            "estimate (Bedrock reports no billed token count)" if completed else "no completed training job"
+        ),
+        "trainingUsd": estimate.get("trainingUsd") if completed else 0.0,
+    }
+    deployment = estimate.get("deployment") or {}
+    hours = _deployment_hours(state.deployment.created_at if state.deployment else None, str(report["finishedAt"]))
+    if state.deployment is not None and hours is not None:
+        actual["deploymentHours"] = round(hours, 3)
+        if deployment.get("usdPerHour") is not None:
+            # Provisioned Throughput is billed per hour started.
+            actual["deploymentUsd"] = math.ceil(hours) * float(deployment["usdPerHour"])
+    actual["totalUsd"] = float(actual["trainingUsd"]) + float(actual.get("deploymentUsd", 0.0))
+    section["actual"] = actual
+    kept = report.get("deployment") or {}
+    if kept.get("kept") and deployment.get("usdPerHour") is not None:
+        section["keptDeploymentUsdPerHour"] = deployment["usdPerHour"]
+    return section
+
+
+def _deployment_hours(created_at: str | None, until: str) -> float | None:
+    if not created_at:
+        return None
+    try:
+        start, end = datetime.fromisoformat(created_at), datetime.fromisoformat(until)
+    except ValueError:
+        return None
+    return max(0.0, (end - start).total_seconds() / 3600)
 
 
 def retrain_section(state: RunState, plan: RetrainPlan) -> dict[str, Any]:
@@ -247,6 +297,30 @@ def subject(report: dict[str, Any]) -> str:
     return "".join(char if 32 <= ord(char) < 127 else "?" for char in text)[:100]
 
 
+def cost_lines(report: dict[str, Any], leftovers: set[Any]) -> list[str]:
+    """The estimate and the cost so far; a kept Provisioned Throughput's hourly cost next to the command that
+    deletes it (the same command as the report's removal commands)."""
+    priced = report.get("cost") or {}
+    if not priced:
+        return []
+    estimate, actual = priced.get("estimate") or {}, priced.get("actual") or {}
+    run_usd, training_usd = float(estimate.get("runUsd") or 0), float(estimate.get("trainingUsd") or 0)
+    lines = [
+        f"Estimated cost: ${run_usd:.2f} (training ${training_usd:.2f} for {estimate.get('billableTokens')} "
+        f"billable tokens; prices as of {estimate.get('pricesAsOf')})",
+        f"Cost so far: ${float(actual.get('totalUsd') or 0):.2f} ({actual.get('billableTokensSource')})",
+    ]
+    deployment = report.get("deployment") or {}
+    per_hour = priced.get("keptDeploymentUsdPerHour")
+    if per_hour is not None and deployment.get("arn"):
+        lines.append(
+            f"The kept deployment costs ${float(per_hour):.2f} per hour until deleted: "
+            f"aws bedrock delete-provisioned-model-throughput --provisioned-model-id {deployment['arn']} "
+            f"--region {str(deployment['arn']).split(':')[3]}"
+        )
+    return lines
+
+
 def message(report: dict[str, Any]) -> str:
     """A plain-text notification for a person, followed by the report as JSON."""
     lines = [subject(report), ""]
@@ -302,6 +376,7 @@ def message(report: dict[str, Any]) -> str:
             f"Deployment ({deployment.get('mode')}{units}, {_deployment_state(deployment, leftover_arns)}): "
             f"{deployment['arn']}"
         )
+    lines.extend(cost_lines(report, leftover_arns))
     smoke = report.get("smokeTest") or {}
     if smoke:
         lines.append(

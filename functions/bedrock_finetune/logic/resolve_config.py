@@ -143,6 +143,7 @@ def build_config(
         force=bool(overrides.force),
         started_at=utc_instant(execution.start_time),
         sweep=sweep,
+        max_usd=(overrides.budget.max_usd if overrides.budget else None) or (settings.default_max_usd or None),
     )
 
 

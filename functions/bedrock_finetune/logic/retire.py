@@ -20,10 +20,10 @@ IAM refuses the deletes anyway (template.yaml conditions them on the tags). Safe
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
-from bedrock_finetune import aws, naming
+from bedrock_finetune import aws, clock, naming
 from bedrock_finetune.config import StackSettings
 from bedrock_finetune.errors import ConfigInvalid, RetireRefused
 from bedrock_finetune.logic import deployment as deployments
@@ -34,7 +34,7 @@ CUSTOM_MODEL_MARKER = ":custom-model/"
 
 
 def retire(request: RetireInput, settings: StackSettings, now: datetime | None = None) -> RetireOutput:
-    now = now or datetime.now(UTC)
+    now = now or clock.now()
     target = request.retire.strip()
     run, arns = _models_of(target, settings)
     models = [_serving(arn, settings) for arn in arns]

@@ -18,12 +18,12 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Iterator
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from botocore.exceptions import ClientError
 
-from bedrock_finetune import aws
+from bedrock_finetune import aws, clock
 from bedrock_finetune.config import RetrainPlan, RunConfig, S3Location
 from bedrock_finetune.errors import (
     ConfigInvalid,
@@ -109,7 +109,7 @@ def swap(
         raise ValueError("the run has no deployment to swap")
     if not job_status.model_arn:
         raise ValueError("the new model's ARN is unknown")
-    now = now or datetime.now(UTC)
+    now = now or clock.now()
     kind, arn, new_model = plan.deployment_mode, plan.deployment_arn, job_status.model_arn
     started = datetime.fromisoformat(previous.started_at) if previous else now
     described = deployments.describe(kind, arn)

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import csv
 import io
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from botocore.exceptions import ClientError
 
-from bedrock_finetune import aws, naming
-from bedrock_finetune.config import PollingSettings, RunConfig
+from bedrock_finetune import aws, clock, naming
+from bedrock_finetune.config import MIN_JOB_EVENT_FALLBACK_SECONDS, PollingSettings, RunConfig
 from bedrock_finetune.errors import JobTimedOut, TrainingCapacityFull, TransientAwsError
 from bedrock_finetune.models import (
     JobInfo,
@@ -50,6 +50,7 @@ def effective_polling(polling: PollingSettings) -> PollingSettings:
             MIN_DEPLOYMENT_POLL_MAX_SECONDS, polling.deployment_max_seconds, polling.deployment_initial_seconds
         ),
         deployment_timeout_seconds=min(MAX_DEPLOYMENT_TIMEOUT_MINUTES * 60, polling.deployment_timeout_seconds),
+        job_event_fallback_seconds=max(MIN_JOB_EVENT_FALLBACK_SECONDS, polling.job_event_fallback_seconds),
     )
 
 
@@ -120,7 +121,7 @@ def poll_job(config: RunConfig, job: JobInfo, now: datetime | None = None) -> Jo
         response = aws.client("bedrock").get_model_customization_job(jobIdentifier=job.job_arn)
     status = str(response.get("status", "Unknown"))
     created = response.get("creationTime")
-    now = now or datetime.now(UTC)
+    now = now or clock.now()
     elapsed = (now - created).total_seconds() if isinstance(created, datetime) else 0.0
     polling = effective_polling(config.polling)
     if status in ACTIVE_STATUSES and elapsed > polling.job_timeout_seconds:
@@ -171,6 +172,24 @@ def _metrics_file(bucket: str, key: str | None, column: str) -> MetricsFile | No
     except ValueError:
         final_loss = None
     return MetricsFile(key=key, rows=len(rows), final_loss=final_loss)
+
+
+def check_job(config: RunConfig, job: JobInfo, now: datetime | None = None) -> str | None:
+    """The job's status (None: it no longer exists); JobTimedOut when it is still active past the run's timeout."""
+    try:
+        with aws.transient_errors():
+            response = aws.client("bedrock").get_model_customization_job(jobIdentifier=job.job_arn)
+    except ClientError as exc:
+        if aws.is_not_found(exc):
+            return None
+        raise
+    status = str(response.get("status", "Unknown"))
+    created = response.get("creationTime")
+    elapsed = ((now or clock.now()) - created).total_seconds() if isinstance(created, datetime) else 0.0
+    timeout = effective_polling(config.polling).job_timeout_seconds
+    if status in ACTIVE_STATUSES and elapsed > timeout:
+        raise JobTimedOut(f"job {job.job_name} still {status} after {int(elapsed)} s (timeout {timeout} s)")
+    return status
 
 
 def job_status(arn: str) -> str | None:

@@ -7,21 +7,24 @@ CreateCustomizationJob.
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from botocore.exceptions import ClientError, ConnectionError, ReadTimeoutError, ResponseStreamingError
 
 from bedrock_finetune import aws, naming
 from bedrock_finetune.catalog import get_model
-from bedrock_finetune.config import RunConfig, S3Location
-from bedrock_finetune.errors import DatasetInvalid, DatasetUnreadable, TransientAwsError
+from bedrock_finetune.config import RunConfig, S3Location, StackSettings
+from bedrock_finetune.errors import ConfigInvalid, DatasetInvalid, DatasetUnreadable, TransientAwsError
+from bedrock_finetune.logic import estimate
 from bedrock_finetune.models import ValidateDatasetOutput, ValidatedFile
 from bedrock_finetune.validation import DatasetSource, FileStats, ValidationReport, validate_dataset
 
 ERRORS_IN_CAUSE = 5
 
 
-def validate(config: RunConfig) -> ValidateDatasetOutput:
+def validate(config: RunConfig, settings: StackSettings | None = None) -> ValidateDatasetOutput:
+    settings = settings or _stack_settings(config)
     spec = get_model(config.base_model_id)
     train_body, train_size = _open(config.source)
     sources = {"train": config.source}
@@ -42,17 +45,36 @@ def validate(config: RunConfig) -> ValidateDatasetOutput:
         # The object's stream broke mid-read: reading it again from the start is the fix.
         raise TransientAwsError(f"reading the dataset failed: {type(exc).__name__}") from exc
     key = naming.report_key(config.run_id, naming.VALIDATION_REPORT)
-    aws.put_json(config.bucket, key, report.model_dump_json(indent=2))
+    tokens = int(report.stats.tokens.total)
+    train_records = sum(item.records for item in report.stats.files if item.role == "train")
+    priced = estimate.priced(config, tokens, settings, records=train_records) if report.valid else None
+    cost_json, run_json = estimate.as_json(*priced) if priced is not None else (None, None)
+    document = json.loads(report.model_dump_json())
+    if priced is not None:
+        document["cost"], document["runEstimate"] = cost_json, run_json
+    aws.put_json(config.bucket, key, json.dumps(document, indent=2))
     if not report.valid:
         raise DatasetInvalid(summarize(report, f"s3://{config.bucket}/{key}"))
+    if priced is not None:
+        estimate.guard(config, priced[1])
     return ValidateDatasetOutput(
         valid=True,
         report_key=key,
         files=[_validated_file(item, sources) for item in report.stats.files],
         error_counts=dict(report.error_counts),
         warning_counts=dict(report.warning_counts),
-        estimated_tokens=int(report.stats.tokens.total),
+        estimated_tokens=tokens,
+        cost=cost_json,
+        run_estimate=run_json,
     )
+
+
+def _stack_settings(config: RunConfig) -> StackSettings:
+    """The function's stack settings (its environment); outside Lambda, the defaults (no price overrides)."""
+    try:
+        return StackSettings.from_environ()
+    except ConfigInvalid:
+        return StackSettings(bucket_name=config.bucket)
 
 
 def summarize(report: ValidationReport, report_uri: str) -> str:

@@ -35,6 +35,7 @@ from bedrock_finetune.validation.formats import (
     parse_s3_uri,
 )
 from bedrock_finetune.validation.report import FileIssues
+from bedrock_finetune.validation.typed import converse
 
 _KNOWN_TOP = frozenset({"schemaVersion", "system", "messages"})
 _SYSTEM = "system"
@@ -59,6 +60,7 @@ class ConverseChecker(RecordChecker):
         # ASCII folding only, so that every variant's lower() is a key of _keyword_names
         self._keyword_variants = re.compile(alternatives, re.IGNORECASE | re.ASCII) if keywords else None
         self._keyword_names = {keyword.lower(): keyword for keyword in keywords}
+        self.typed = converse(keywords, self._keyword_variants, rules.max_system_blocks)
         pattern = rules.media.uri_path_pattern
         self._uri_path = re.compile(pattern) if pattern else None
         self._file_media_kind: str | None = None

@@ -1,15 +1,20 @@
 """``validate_dataset``: one streaming pass per file, the function the Lambda and the CLI both call.
 
-Memory is bounded whatever the file size: 1 MiB chunks, one line at a time (lines over 8 MiB are reported, not
+Memory is bounded whatever the file size: 1 MiB chunks checked 256 KiB at a time (lines over 8 MiB are reported, not
 buffered), a token histogram of bounded size and a duplicate set capped at ``DUPLICATE_CHECK_CAPACITY`` entries.
 Token counts are estimates (characters / the model's ``chars_per_token``, plus a fixed count per image), and every
 token message says so.
+
+Two paths, one verdict: the format's typed path (typed.py) decodes and measures the records that break no rule in
+bulk; every other line gets the full check (formats.py, converse.py), which writes all the issues.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from operator import add
+from typing import Any, cast
 
 from pydantic_core import from_json
 
@@ -25,7 +30,7 @@ from bedrock_finetune.validation.formats import (
     RecordChecker,
     parse_s3_uri,
 )
-from bedrock_finetune.validation.reader import MAX_LINE_BYTES, DatasetSource, LineReader
+from bedrock_finetune.validation.reader import MAX_LINE_BYTES, DatasetSource, LineReader, Lines
 from bedrock_finetune.validation.report import (
     FileIssues,
     FileRole,
@@ -35,6 +40,7 @@ from bedrock_finetune.validation.report import (
     ValidationReport,
 )
 from bedrock_finetune.validation.tokens import DuplicateDetector, TokenHistogram, TurnCounter
+from bedrock_finetune.validation.typed import Measures, TypedPath
 
 CHECKERS: dict[str, type[RecordChecker]] = {
     "prompt-completion": PromptCompletionChecker,
@@ -45,6 +51,9 @@ CHECKERS: dict[str, type[RecordChecker]] = {
 }
 NEAR_LIMIT_FRACTION = 0.9
 _BOM = b"\xef\xbb\xbf"
+_DUPLICATE = "record is an exact duplicate of an earlier one"
+_SMALL_RUN = 32
+_NO_LIMIT = float("inf")
 
 
 def validate_dataset(
@@ -131,10 +140,15 @@ class _TokenLimits:
     max_input: int | None
     max_output: int | None
     max_total: int | None
+    #: The warning thresholds (infinite where there is no limit): estimates above them are checked in detail.
+    near_input: float
+    near_output: float
+    near_total: float
 
     @classmethod
     def at(cls, customization: CustomizationSpec, batch_size: int | None) -> _TokenLimits:
         tokens = customization.tokens
+        max_total = tokens.total_limit(batch_size)
         return cls(
             chars_per_token=tokens.chars_per_token,
             tokens_per_image=tokens.tokens_per_image,
@@ -142,12 +156,16 @@ class _TokenLimits:
             batch_size=batch_size,
             max_input=tokens.max_input,
             max_output=tokens.max_output,
-            max_total=tokens.total_limit(batch_size),
+            max_total=max_total,
+            near_input=_near(tokens.max_input),
+            near_output=_near(tokens.max_output),
+            near_total=_near(max_total),
         )
 
-    def near(self, limit: int | None) -> float:
-        """The warning threshold for a limit (infinite when there is no limit)."""
-        return limit * NEAR_LIMIT_FRACTION if limit is not None else float("inf")
+
+def _near(limit: int | None) -> float:
+    """The warning threshold for a limit (infinite when there is no limit)."""
+    return limit * NEAR_LIMIT_FRACTION if limit is not None else _NO_LIMIT
 
 
 class _Run:
@@ -211,48 +229,135 @@ class _Run:
         )
 
     def _scan(self, reader: LineReader, checker: RecordChecker, issues: FileIssues) -> int:
-        """The hot loop over every line of one file; returns the number of records (non-blank lines). Statistics
-        are buffered per chunk and added in bulk, and each record first tries the checker's C-level quick path."""
-        limits = self.limits
-        chars_per_token, tokens_per_image = limits.chars_per_token, limits.tokens_per_image
-        near_input, near_output = limits.near(limits.max_input), limits.near(limits.max_output)
-        near_total = limits.near(limits.max_total)
-        quick, check, is_duplicate = checker.quick, checker.check, self.duplicates.is_duplicate
+        """The hot loop over every line of one file; returns the number of records (non-blank lines).
+
+        Runs of lines the checker's typed path decodes are checked and measured in bulk (:meth:`_add_run`); the line
+        that ends a run goes through :meth:`_check_line`, the full check. Statistics are added once per batch, in line
+        order, and issues are written in line order whichever path finds them."""
+        typed = checker.typed
         records = 0
         for first_line, lines in reader.batches():
             if first_line == 1:
                 _strip_bom(lines, issues)
             totals: list[int] = []
             turns: list[int] = []
-            for line_number, line in enumerate(lines, first_line):
-                if not line or line.isspace():
-                    records += _report_bad_line(line, line_number, issues)
-                    continue
-                records += 1
-                if is_duplicate(line):
-                    issues.warning(
-                        line_number, codes.W_DUPLICATE_RECORD, "record is an exact duplicate of an earlier one"
-                    )
-                try:
-                    record = from_json(line, allow_inf_nan=False)  # jiter: strict UTF-8, no NaN or Infinity
-                except ValueError as error:
-                    _report_unparsable(line, line_number, error, issues)
-                    continue
-                if type(record) is not dict:
-                    issues.error(line_number, codes.E_NOT_OBJECT, "line must be one JSON object ({...})", "$")
-                    continue
-                input_chars, output_chars, messages, images = quick(record) or check(record, line_number)
-                input_tokens = -(-input_chars // chars_per_token) + images * tokens_per_image
-                output_tokens = -(-output_chars // chars_per_token)
-                total = input_tokens + output_tokens
-                totals.append(total)
-                if messages:
-                    turns.append(messages)
-                if total > near_total or input_tokens > near_input or output_tokens > near_output:
-                    self._check_tokens(line_number, images, input_tokens, output_tokens, issues)
+            index, end = 0, len(lines)
+            while index < end:
+                if typed is not None and (run := typed.decode_run(lines, index)):
+                    self._add_run(run, typed, lines, index, first_line, checker, issues, totals, turns)
+                    records += len(run)
+                    index += len(run)
+                if index < end:
+                    records += self._check_line(lines[index], first_line + index, checker, issues, totals, turns)
+                    index += 1
             self.histogram.add_many(totals)
             self.turns.add_many(turns)
         return records
+
+    def _add_run(
+        self,
+        run: list[Any],
+        typed: TypedPath,
+        lines: Lines,
+        start: int,
+        first_line: int,
+        checker: RecordChecker,
+        issues: FileIssues,
+        totals: list[int],
+        turns: list[int],
+    ) -> None:
+        """The decoded records of ``lines[start:start + len(run)]``. When one breaks a rule its type cannot say, the
+        run is halved until it is down to ``_SMALL_RUN`` records, which are then tried one by one (so a run where most
+        records are bad costs little); the line of each bad record takes the full check, the rest are measured in
+        bulk."""
+        measures = typed.measure(run)
+        if measures is not None:
+            self._add_clean(measures, lines, start, first_line, issues, totals, turns)
+        elif len(run) == 1:
+            self._check_line(lines[start], first_line + start, checker, issues, totals, turns)
+        else:
+            step = 1 if len(run) <= _SMALL_RUN else len(run) // 2
+            for offset in range(0, len(run), step):
+                part = run[offset : offset + step]
+                self._add_run(part, typed, lines, start + offset, first_line, checker, issues, totals, turns)
+
+    def _add_clean(
+        self,
+        measures: Measures,
+        lines: Lines,
+        start: int,
+        first_line: int,
+        issues: FileIssues,
+        totals: list[int],
+        turns: list[int],
+    ) -> None:
+        """Records that break no rule of their format: their statistics, and the only issues they can have, exact
+        duplicates and token estimates near or over the limits."""
+        limits = self.limits
+        chars_per_token, tokens_per_image = limits.chars_per_token, limits.tokens_per_image
+        inputs, outputs, messages, images = measures
+        input_tokens = [-(-chars // chars_per_token) for chars in inputs]
+        if any(images):
+            input_tokens = [
+                tokens + count * tokens_per_image for tokens, count in zip(input_tokens, images, strict=True)
+            ]
+        output_tokens = [-(-chars // chars_per_token) for chars in outputs]
+        run_totals = list(map(add, input_tokens, output_tokens))
+        totals += run_totals
+        turns += filter(None, messages)
+        duplicates = set(self.duplicates.find(cast(list[bytes], lines[start : start + len(inputs)])))
+        near_input, near_output, near_total = limits.near_input, limits.near_output, limits.near_total
+        near: set[int] = set()
+        if (
+            max(run_totals) > near_total
+            or (near_input < _NO_LIMIT and max(input_tokens) > near_input)
+            or (near_output < _NO_LIMIT and max(output_tokens) > near_output)
+        ):
+            near = {
+                index
+                for index, total in enumerate(run_totals)
+                if total > near_total or input_tokens[index] > near_input or output_tokens[index] > near_output
+            }
+        for index in sorted(duplicates | near):
+            line_number = first_line + start + index
+            if index in duplicates:
+                issues.warning(line_number, codes.W_DUPLICATE_RECORD, _DUPLICATE)
+            if index in near:
+                self._check_tokens(line_number, images[index], input_tokens[index], output_tokens[index], issues)
+
+    def _check_line(
+        self,
+        line: bytes | None,
+        line_number: int,
+        checker: RecordChecker,
+        issues: FileIssues,
+        totals: list[int],
+        turns: list[int],
+    ) -> int:
+        """The full check of one line; returns how many records it counts as (a blank line none)."""
+        if not line or line.isspace():
+            return _report_bad_line(line, line_number, issues)
+        if self.duplicates.is_duplicate(line):
+            issues.warning(line_number, codes.W_DUPLICATE_RECORD, _DUPLICATE)
+        try:
+            record = from_json(line, allow_inf_nan=False)  # jiter: strict UTF-8, no NaN or Infinity
+        except ValueError as error:
+            _report_unparsable(line, line_number, error, issues)
+            return 1
+        if type(record) is not dict:
+            issues.error(line_number, codes.E_NOT_OBJECT, "line must be one JSON object ({...})", "$")
+            return 1
+        input_chars, output_chars, messages, images = checker.quick(record) or checker.check(record, line_number)
+        limits = self.limits
+        input_tokens = -(-input_chars // limits.chars_per_token) + images * limits.tokens_per_image
+        output_tokens = -(-output_chars // limits.chars_per_token)
+        total = input_tokens + output_tokens
+        totals.append(total)
+        if messages:
+            turns.append(messages)
+        if total > limits.near_total or input_tokens > limits.near_input or output_tokens > limits.near_output:
+            self._check_tokens(line_number, images, input_tokens, output_tokens, issues)
+        return 1
 
     def _check_tokens(self, line: int, images: int, input_tokens: int, output_tokens: int, issues: FileIssues) -> None:
         limits = self.limits

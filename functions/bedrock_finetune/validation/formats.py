@@ -13,6 +13,7 @@ from typing import Any
 from bedrock_finetune.catalog import FormatRules
 from bedrock_finetune.validation import codes
 from bedrock_finetune.validation.report import FileIssues
+from bedrock_finetune.validation.typed import CLAUDE_MESSAGES, CPT_INPUT, PROMPT_COMPLETION, TypedPath
 
 USER, ASSISTANT = "user", "assistant"
 # Field names of the formats we know, the only keys a message may name (see field_label).
@@ -41,7 +42,11 @@ not a NamedTuple, because it is built once per record on the hot path."""
 
 
 class RecordChecker:
-    """Base class: one instance per file; the engine calls :meth:`quick`, then :meth:`check` if quick declines."""
+    """Base class: one instance per file. The engine decodes lines with :attr:`typed` when the format has a fast path;
+    a line it does not take is parsed, then given to :meth:`quick`, then to :meth:`check` if quick declines."""
+
+    #: The format's fast path (typed.py): records it decodes break no rule of this checker.
+    typed: TypedPath | None = None
 
     def __init__(self, rules: FormatRules, issues: FileIssues, model_id: str, dataset_bucket: str | None) -> None:
         self.rules = rules
@@ -90,6 +95,7 @@ class PromptCompletionChecker(RecordChecker):
     """``{"prompt": str, "completion": str}`` (Titan, Cohere, Llama 3.1)."""
 
     _KNOWN = frozenset({"prompt", "completion"})
+    typed = PROMPT_COMPLETION
 
     def check(self, record: dict[str, Any], line: int) -> Measure:
         if len(record) != 2:
@@ -101,6 +107,7 @@ class ContinuedPreTrainingChecker(RecordChecker):
     """``{"input": str}`` (Titan Text continued pre-training)."""
 
     _KNOWN = frozenset({"input"})
+    typed = CPT_INPUT
 
     def check(self, record: dict[str, Any], line: int) -> Measure:
         if len(record) != 1:
@@ -160,6 +167,8 @@ class ImageCaptionChecker(RecordChecker):
 
 class ClaudeMessagesChecker(RecordChecker):
     """``{"system"?: str, "messages": [{"role", "content": str}, ...]}`` (Claude 3 Haiku). No other keys anywhere."""
+
+    typed = CLAUDE_MESSAGES
 
     def quick(self, record: dict[str, Any]) -> Measure | None:
         try:

@@ -8,6 +8,9 @@ from dataclasses import dataclass
 from typing import Protocol, cast
 
 CHUNK_BYTES = 1 << 20
+# Lines are split from, and yielded for, pieces of this size of each chunk read: a piece's lines are still in the
+# CPU's cache when they are checked (whole 1 MiB chunks took a third longer).
+PIECE_BYTES = 1 << 18
 # No base model takes a record anywhere near this long (the largest per-record limit is 32,000 tokens, about 100 kB);
 # longer lines are reported without being held in memory.
 MAX_LINE_BYTES = 8 << 20
@@ -32,7 +35,7 @@ class DatasetSource:
 
 
 class LineReader:
-    """Yields the lines of a stream in batches, one batch per chunk read: ``(number of the first line, lines)``.
+    """Yields the lines of a stream in batches, one per piece of a chunk read: ``(number of the first line, lines)``.
 
     Lines are 1-based, without ``\\n`` or a trailing ``\\r``; a line longer than ``max_line_bytes`` is None (skipped,
     never buffered). A missing final newline is fine. ``bytes_read`` and ``sha256`` cover the raw bytes and are
@@ -57,7 +60,7 @@ class LineReader:
         pending_size = 0
         too_long = False
         for chunk in self._chunks():
-            pieces = chunk.split(b"\n")
+            pieces = _split_lines(chunk)
             tail = pieces.pop()
             if b"\r" in chunk:
                 pieces = [piece[:-1] if piece.endswith(b"\r") else piece for piece in pieces]
@@ -87,7 +90,22 @@ class LineReader:
         while chunk := read(self._chunk_bytes):
             self.bytes_read += len(chunk)
             update(chunk)
-            yield chunk
+            if len(chunk) <= PIECE_BYTES:
+                yield chunk
+            else:
+                yield from (chunk[start : start + PIECE_BYTES] for start in range(0, len(chunk), PIECE_BYTES))
+
+
+def _split_lines(chunk: bytes) -> list[bytes]:
+    """``chunk.split(b"\\n")``, sooner: split compares byte by byte, find uses memchr (long lines gain most)."""
+    pieces: list[bytes] = []
+    append, find = pieces.append, chunk.find
+    start = 0
+    while (end := find(b"\n", start)) >= 0:
+        append(chunk[start:end])
+        start = end + 1
+    append(chunk[start:])
+    return pieces
 
 
 def _strip_cr(line: bytes) -> bytes:

@@ -19,10 +19,13 @@ HISTOGRAM_BUCKETS = 20
 
 
 class TokenHistogram:
-    """Per-record token estimates: exact counts per value while there are few distinct values, coarsened beyond."""
+    """Per-record token estimates: exact counts per value while there are few distinct values; once there are more,
+    every value is counted at its bucket floor (those already counted and those to come), so the result does not
+    depend on how the values were batched. ``count``, ``total`` and ``max`` stay exact."""
 
     def __init__(self) -> None:
         self._counts: Counter[int] = Counter()
+        self._coarse = False
         self.count = 0
         self.total = 0
         self.max = 0
@@ -30,11 +33,11 @@ class TokenHistogram:
     def add_many(self, values: list[int]) -> None:
         if not values:
             return
-        self._counts.update(values)  # counted in C
+        self._counts.update(map(_bucket_floor, values) if self._coarse else values)  # counted in C
         self.count += len(values)
         self.total += sum(values)
         self.max = max(self.max, *values)
-        if len(self._counts) > MAX_DISTINCT_VALUES:
+        if not self._coarse and len(self._counts) > MAX_DISTINCT_VALUES:
             self._coarsen()
 
     def percentile(self, fraction: float) -> int:
@@ -70,9 +73,15 @@ class TokenHistogram:
     def _coarsen(self) -> None:
         coarse: Counter[int] = Counter()
         for value, count in self._counts.items():
-            shift = value.bit_length() - _SIGNIFICANT_BITS
-            coarse[value if shift <= 0 else (value >> shift) << shift] += count
+            coarse[_bucket_floor(value)] += count
         self._counts = coarse
+        self._coarse = True
+
+
+def _bucket_floor(value: int) -> int:
+    """The value with all but its ``_SIGNIFICANT_BITS`` highest bits cleared."""
+    shift = value.bit_length() - _SIGNIFICANT_BITS
+    return value if shift <= 0 else (value >> shift) << shift
 
 
 class TurnCounter:
@@ -105,6 +114,23 @@ class DuplicateDetector:
     def __init__(self, capacity: int = DUPLICATE_CHECK_CAPACITY) -> None:
         self.capacity = capacity
         self._seen: set[int] = set()
+
+    def find(self, lines: list[bytes]) -> list[int]:
+        """The indexes of the lines that repeat an earlier one, remembering them as :meth:`is_duplicate` line by line
+        would: in bulk (set operations in C) when the batch repeats nothing, line by line otherwise."""
+        keys = list(map(hash, lines))
+        seen = self._seen
+        if seen.isdisjoint(keys):
+            room = self.capacity - len(seen)
+            if room >= len(keys):
+                seen.update(keys)
+                if len(seen) == self.capacity - room + len(keys):
+                    return []
+                seen.difference_update(keys)  # a line repeats within the batch; none was known before: undo
+            elif len(set(keys)) == len(keys):
+                seen.update(keys[: max(room, 0)])
+                return []
+        return [index for index, line in enumerate(lines) if self.is_duplicate(line)]
 
     def is_duplicate(self, line: bytes) -> bool:
         key = hash(line)

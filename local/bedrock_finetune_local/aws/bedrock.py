@@ -10,17 +10,20 @@ and replaces the operations:
   botocore model, so a method named after the operation is all it takes. The request is parsed with botocore's own
   model (URI labels decoded, so identifiers may be names or ARNs) and the answer is serialized from it too.
 
-Time never matters. Status advances per *poll*: every ``GetModelCustomizationJob``, ``GetProvisionedModelThroughput``
-or ``GetCustomModelDeployment`` call on a resource counts one poll of that resource (List calls do not). The N-th
-poll returns the outcome chosen in :class:`LocalBedrockSettings`. We keep our own counters rather than moto's
-``state_manager``: its ``ManagedState`` follows one linear chain of states, while a job needs a chosen branch
-(Completed, Failed or Stopped), side effects on the way (the custom model appears, metric CSVs are written), and an
-explicit Stop that interrupts the chain. A throughput or deployment that is still ``Creating`` (or ``Updating``)
-cannot be deleted: the Delete answers ``ConflictException`` (modelled by botocore for both Delete operations) until
-a Get has seen it settle, so a caller that waits by polling, as Cleanup does, gets it deleted.
+Lifecycles run on the local AWS's virtual clock (``bedrock_finetune_local.clock``): a job takes its simulated duration
+(``job_duration_seconds``: the scenario's, else a stated formula from the training data's size, the epochs and the
+model), a throughput or deployment takes ``deploy_seconds`` to be created or moved to another model, and a stopped
+job takes ``stop_seconds`` to stop. Every request first brings each resource up to the current simulated time; timers
+on the clock do the same at each transition's moment and publish the job's "Model Customization Job State Change"
+event to the default event bus, as Bedrock does (best effort: the scenario may drop them, ``drop_events``). We keep
+our own lifecycle rather than moto's ``state_manager``: its ``ManagedState`` follows one linear chain of states,
+while a job needs a chosen branch (Completed, Failed or Stopped), side effects on the way (the custom model appears,
+metric CSVs are written), and an explicit Stop that interrupts the chain. A throughput or deployment that is still
+``Creating`` (or ``Updating``) cannot be deleted: the Delete answers ``ConflictException`` (modelled by botocore for
+both Delete operations) until it settles, so a caller that waits and retries, as Cleanup does, gets it deleted.
 
 Moving a throughput or deployment to another model (``UpdateProvisionedModelThroughput`` with ``desiredModelId``,
-``UpdateCustomModelDeployment``) plays the same plan: the N-th Get after the Update settles it. A throughput shows
+``UpdateCustomModelDeployment``) plays the scenario current at the Update. A throughput shows
 ``Updating`` with ``modelArn`` still the old model and ``desiredModelArn`` the new one (botocore: desiredModelArn
 "differs from the modelArn if updating hasn't completed"). botocore's ``CustomModelDeploymentStatus`` has no
 ``Updating``: a deployment stays ``Active`` on its old ``modelArn`` and reports the update in ``updateDetails``
@@ -63,6 +66,7 @@ from moto.utilities.utils import get_partition
 from pydantic import BaseModel, ConfigDict, Field
 
 from bedrock_finetune_local.aws import loss_model
+from bedrock_finetune_local.clock import CLOCK
 
 __all__ = [
     "DEFAULT_DEPLOY_FAILURE_MESSAGE",
@@ -99,12 +103,17 @@ class LocalBedrockSettings(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     job_outcome: Literal["Completed", "Failed", "Stopped"] = "Completed"
-    #: The N-th GetModelCustomizationJob of a job returns ``job_outcome`` (a Stopped outcome shows ``Stopping`` at N-1).
-    job_polls_to_finish: int = Field(default=2, ge=1)
+    #: Simulated seconds from CreateModelCustomizationJob to ``job_outcome`` (None: :func:`job_duration_seconds`).
+    #: A Stopped outcome shows ``Stopping`` for the last ``stop_seconds``.
+    job_duration_seconds: float | None = Field(default=None, gt=0, le=30 * 86400)
     #: ``InService`` means InService for provisioned throughput and Active for a custom model deployment.
     deploy_outcome: Literal["InService", "Failed"] = "InService"
-    #: The N-th Get of a provisioned throughput or deployment returns ``deploy_outcome``.
-    deploy_polls_to_finish: int = Field(default=1, ge=1)
+    #: Simulated seconds a provisioned throughput or deployment takes to be created or moved to another model.
+    deploy_seconds: float = Field(default=600, gt=0, le=86400)
+    #: Simulated seconds from StopModelCustomizationJob (Stopping) to Stopped.
+    stop_seconds: float = Field(default=120, gt=0, le=86400)
+    #: Publish no "Model Customization Job State Change" events (EventBridge delivery from Bedrock is best effort).
+    drop_events: bool = False
     failure_message: str = Field(default=DEFAULT_JOB_FAILURE_MESSAGE, min_length=1, max_length=2048)
     deploy_failure_message: str = Field(default=DEFAULT_DEPLOY_FAILURE_MESSAGE, min_length=1, max_length=2048)
     #: ``empty``: Converse and InvokeModel answer with empty text (makes a smoke test fail).
@@ -151,6 +160,7 @@ def local_bedrock_settings(
 def reset() -> None:
     """Default settings and no Bedrock resources in any account or region (``mock_aws`` start also clears them)."""
     configure()
+    CLOCK.reset()
     for account_backends in bedrock_backends.values():
         for backend in account_backends.values():
             backend.reset()
@@ -315,14 +325,52 @@ FOUNDATION_MODELS: tuple[FoundationModel, ...] = (
 # --------------------------------------------------------------------------------------------------------------------
 _JOB_TERMINAL = ("Completed", "Failed", "Stopped")
 #: Statuses in which a throughput or deployment cannot be deleted (DeleteProvisionedModelThroughput and
-#: DeleteCustomModelDeployment answer ConflictException). Each Get advances them, so a caller that waits by polling
-#: the resource sees it settle and can delete it.
+#: DeleteCustomModelDeployment answer ConflictException). They settle ``deploy_seconds`` after the Create or Update,
+#: so a caller that waits and retries can delete it then.
 _TRANSITIONAL_STATUSES = ("Creating", "Updating")
 _COMMITMENT_DAYS = {"OneMonth": 31, "SixMonths": 183}
+JOB_EVENT_DETAIL_TYPE = "Model Customization Job State Change"
+
+# The simulated duration of a training job when the scenario sets none. AWS publishes no formula; this one is ours,
+# stated so a test can rely on it: a fixed start (validation, data processing, provisioning the training instances),
+# then the billable tokens (training bytes / 4 per token, times the epochs) at a throughput that depends on the model's
+# size.
+JOB_SETUP_SECONDS = 15 * 60
+BYTES_PER_TOKEN = 4
+#: Tokens per second by a marker in the base model id; the first marker found wins, else DEFAULT_TOKENS_PER_SECOND.
+TOKENS_PER_SECOND = (
+    ("70b", 150.0),
+    ("90b", 150.0),
+    ("pro", 400.0),
+    ("premier", 300.0),
+    ("8b", 600.0),
+    ("11b", 500.0),
+    ("express", 800.0),
+    ("lite", 1_500.0),
+    ("micro", 2_000.0),
+    ("haiku", 1_500.0),
+    ("1b", 2_500.0),
+    ("3b", 2_000.0),
+)
+DEFAULT_TOKENS_PER_SECOND = 1_000.0
+#: Of a job's duration, the share spent validating the data (its service role is checked then), at most 5 minutes.
+VALIDATION_SHARE = 0.1
+VALIDATION_MAX_SECONDS = 300.0
+
+
+def job_duration_seconds(training_bytes: int, epochs: int, base_model_id: str) -> float:
+    """The formula above: ``JOB_SETUP_SECONDS + training_bytes / BYTES_PER_TOKEN * epochs / tokens_per_second``."""
+    model = base_model_id.lower()
+    rate = next((rate for marker, rate in TOKENS_PER_SECOND if marker in model), DEFAULT_TOKENS_PER_SECOND)
+    return JOB_SETUP_SECONDS + training_bytes / BYTES_PER_TOKEN * max(1, epochs) / rate
 
 
 def _now() -> datetime:
-    return datetime.now(UTC)
+    return CLOCK.datetime()
+
+
+def _at(moment: float) -> datetime:
+    return datetime.fromtimestamp(moment, UTC)
 
 
 @dataclass
@@ -335,9 +383,12 @@ class Job:
     plan: LocalBedrockSettings
     creation_time: datetime
     last_modified_time: datetime
+    #: Simulated moments (epoch seconds): data validated (the service role is checked then), and the planned end.
+    validated_at: float = 0.0
+    ends_at: float = 0.0
     status: str = "InProgress"
-    polls: int = 0
-    stop_polls: int | None = None  # polls seen since StopModelCustomizationJob
+    validated: bool = False
+    stop_requested_at: float | None = None
     end_time: datetime | None = None
     failure_message: str | None = None
     output_model_arn: str | None = None
@@ -483,7 +534,8 @@ class ProvisionedThroughput:
     last_modified_time: datetime
     desired_model_arn: str = ""
     status: str = "Creating"
-    polls: int = 0
+    #: The simulated moment the creation or update under way settles.
+    settles_at: float = 0.0
     failure_message: str | None = None
 
     def __post_init__(self) -> None:
@@ -532,7 +584,8 @@ class Deployment:
     last_updated_at: datetime
     #: botocore's CustomModelDeploymentStatus: Creating | Active | Failed (no Updating: see ``update_status``).
     status: str = "Creating"
-    polls: int = 0
+    #: The simulated moment the creation or update under way settles.
+    settles_at: float = 0.0
     failure_message: str | None = None
     #: The base model of the served model, fixed at creation: an update must bring a model customized from it.
     base_model_arn: str = ""
@@ -547,7 +600,7 @@ class Deployment:
 
     @property
     def settling(self) -> bool:
-        """Still being created or updated: it cannot be deleted or updated until a Get sees it settle."""
+        """Still being created or updated: it cannot be deleted or updated until it settles."""
         return self.status in _TRANSITIONAL_STATUSES or self.updating
 
     def models_in_use(self) -> tuple[str, ...]:
@@ -687,6 +740,11 @@ class LocalBedrockBackend(BedrockBackend):
         #: The most jobs InProgress at once since the backend was created (jobs start InProgress, so the count can
         #: only reach a new high when a job is created).
         self.max_jobs_in_progress = 0
+        #: Job state change events waiting to be published (by the clock's timer at the transition's moment).
+        self.pending_events: list[dict[str, Any]] = []
+        #: Every event published, and every event dropped by the scenario (for tests and reports).
+        self.published_events: list[dict[str, Any]] = []
+        self.dropped_events: list[dict[str, Any]] = []
 
     @property
     def _url_module(self) -> Any:
@@ -742,6 +800,14 @@ class LocalBedrockBackend(BedrockBackend):
         except Exception:
             return None
         return None if found is None else hashlib.sha256(found.value).hexdigest()
+
+    def _s3_object_size(self, uri: str) -> int:
+        bucket, key = _split_s3_uri(uri)
+        try:
+            found = self._s3().get_object(bucket, key)
+        except Exception:
+            return 0
+        return 0 if found is None else int(found.size)
 
     def _s3_bucket_exists(self, uri: str) -> bool:
         try:
@@ -832,18 +898,28 @@ class LocalBedrockBackend(BedrockBackend):
             raise ValidationException(f"Unable to access the output location {output_uri}: the bucket does not exist.")
         job_id = self._new_id("job", name)
         now = _now()
+        plan = current_settings()
+        duration = plan.job_duration_seconds or job_duration_seconds(
+            self._s3_object_size(params["trainingDataConfig"]["s3Uri"]),
+            _epochs(params.get("hyperParameters") or {}),
+            base_model_id,
+        )
+        start = now.timestamp()
         job = Job(
             arn=self._arn(f"model-customization-job/{base_model_id}/{job_id}"),
             job_id=job_id,
             request=params,
             base_model_arn=base_model_arn,
             base_model_id=base_model_id,
-            plan=current_settings(),
+            plan=plan,
             creation_time=now,
             last_modified_time=now,
             training_data_sha256=self._s3_object_sha256(params["trainingDataConfig"]["s3Uri"]),
+            validated_at=start + min(VALIDATION_MAX_SECONDS, duration * VALIDATION_SHARE),
+            ends_at=start + duration,
         )
         self.jobs[job.arn] = job
+        self._wake_at(job.validated_at, job.ends_at - plan.stop_seconds, job.ends_at)
         in_progress = sum(1 for item in self.jobs.values() if item.status == "InProgress")
         self.max_jobs_in_progress = max(self.max_jobs_in_progress, in_progress)
         self._tag(job.arn, params.get("jobTags"))
@@ -857,43 +933,101 @@ class LocalBedrockBackend(BedrockBackend):
         return model_id, f"arn:{self.partition}:bedrock:{self.region_name}::foundation-model/{model_id}"
 
     def get_job(self, params: dict[str, Any]) -> dict[str, Any]:
-        job = self.find_job(params["jobIdentifier"])
-        self._poll_job(job)
-        return job.describe()
+        return self.find_job(params["jobIdentifier"]).describe()
 
-    def _poll_job(self, job: Job) -> None:
+    def _settle_job(self, job: Job, now: float) -> None:
+        """Play the job's lifecycle up to the simulated moment ``now``."""
         if job.status in _JOB_TERMINAL:
             return
-        job.polls += 1
-        if job.polls == 1 and job.stop_polls is None:
+        if job.stop_requested_at is not None:
+            stopped_at = job.stop_requested_at + job.plan.stop_seconds
+            if now >= stopped_at:
+                self._finish_job(job, "Stopped", stopped_at)
+            return
+        if not job.validated and now >= job.validated_at:
+            job.validated = True
             denied = self._service_role_denial(job)
             if denied is not None:
-                self._fail_job(job, denied, stage="validationDetails")
+                self._fail_job(job, denied, stage="validationDetails", at=job.validated_at)
                 return
-        if job.stop_polls is not None:
-            job.stop_polls += 1
-            if job.stop_polls >= 2:
-                self._finish_job(job, "Stopped")
-            return
-        plan = job.plan
-        outcome = "Failed" if any(part in job.name for part in plan.failing_jobs) else plan.job_outcome
-        if job.polls >= plan.job_polls_to_finish:
-            self._finish_job(job, outcome)
-        elif outcome == "Stopped" and job.polls == plan.job_polls_to_finish - 1:
-            job.status = "Stopping"
-            job.stages = {**job.stages, "trainingDetails": "Stopping"}
-            job.last_modified_time = _now()
-        elif job.stages["trainingDetails"] == "NotStarted":
             job.stages = {
                 "validationDetails": "Completed",
                 "dataProcessingDetails": "Completed",
                 "trainingDetails": "InProgress",
             }
-            job.last_modified_time = _now()
+            job.last_modified_time = _at(job.validated_at)
+        plan = job.plan
+        outcome = "Failed" if any(part in job.name for part in plan.failing_jobs) else plan.job_outcome
+        if now >= job.ends_at:
+            self._finish_job(job, outcome, job.ends_at)
+        elif outcome == "Stopped" and now >= job.ends_at - plan.stop_seconds and job.status != "Stopping":
+            self._set_job_status(job, "Stopping", job.ends_at - plan.stop_seconds)
+            job.stages = {**job.stages, "trainingDetails": "Stopping"}
 
-    def _finish_job(self, job: Job, outcome: str) -> None:
-        now = _now()
-        job.status, job.end_time, job.last_modified_time = outcome, now, now
+    def _set_job_status(self, job: Job, status: str, at: float) -> None:
+        job.status, job.last_modified_time = status, _at(at)
+        self._job_event(job)
+
+    def _job_event(self, job: Job) -> None:
+        """Bedrock's "Model Customization Job State Change" event for the job's new status (Amazon Bedrock User
+        Guide, "How EventBridge for Amazon Bedrock works": source aws.bedrock, the job in ``resources``, its status
+        in ``detail.jobStatus``)."""
+        detail = _without_none(
+            {
+                "version": "0.0",
+                "jobName": job.name,
+                "jobArn": job.arn,
+                "outputModelName": job.request["customModelName"],
+                "outputModelArn": job.output_model_arn,
+                "roleArn": job.request["roleArn"],
+                "jobStatus": job.status,
+                "failureMessage": job.failure_message,
+                "creationTime": job.creation_time.isoformat(),
+                "lastModifiedTime": job.last_modified_time.isoformat(),
+                "endTime": None if job.end_time is None else job.end_time.isoformat(),
+                "baseModelArn": job.base_model_arn,
+                "hyperParameters": job.request.get("hyperParameters") or {},
+                "trainingDataConfig": job.request["trainingDataConfig"],
+                "validationDataConfig": job.request.get("validationDataConfig") or {"validators": []},
+                "outputDataConfig": job.request["outputDataConfig"],
+            }
+        )
+        event = {
+            "Source": "aws.bedrock",
+            "DetailType": JOB_EVENT_DETAIL_TYPE,
+            "Resources": [job.arn],
+            "Detail": json.dumps(detail, default=str),
+            "Time": job.last_modified_time.strftime("%Y-%m-%dT%H:%M:%SZ"),
+        }
+        (self.dropped_events if job.plan.drop_events else self.pending_events).append(event)
+
+    def settle(self) -> None:
+        """Bring every resource up to the current simulated time (called under ``lock`` before each request)."""
+        now = CLOCK.now()
+        for job in list(self.jobs.values()):
+            self._settle_job(job, now)
+        for pt in self.provisioned.values():
+            self._settle_provisioned(pt, now)
+        for deployment in self.deployments.values():
+            self._settle_deployment(deployment, now)
+
+    def _wake_at(self, *moments: float) -> None:
+        for moment in sorted(set(moments)):
+            CLOCK.call_at(moment, self.on_timer, name=f"local bedrock {self.account_id}/{self.region_name}")
+
+    def on_timer(self) -> None:
+        """A lifecycle moment: settle, then publish the state change events it produced (outside the lock: the
+        events' rules invoke targets, which may call Bedrock)."""
+        with self.lock:
+            self.settle()
+            events, self.pending_events = sorted(self.pending_events, key=lambda event: event["Time"]), []
+        if events:
+            self.published_events.extend(events)
+            publish_events(self.account_id, self.region_name, events)
+
+    def _finish_job(self, job: Job, outcome: str, at: float) -> None:
+        now = _at(at)
+        job.end_time = now
         if outcome == "Failed":
             job.failure_message = job.plan.failure_message
             job.stages = {
@@ -901,18 +1035,19 @@ class LocalBedrockBackend(BedrockBackend):
                 "dataProcessingDetails": "Failed",
                 "trainingDetails": "NotStarted",
             }
+            self._set_job_status(job, "Failed", at)
             return
         if outcome == "Stopped":
             job.stages = {
                 stage: ("Stopped" if status in ("InProgress", "Stopping") else status)
                 for stage, status in job.stages.items()
             }
+            self._set_job_status(job, "Stopped", at)
             return
         training, validation = _metric_rows(job)
         try:
             self._write_metrics(job, training, validation)
         except Exception as error:
-            job.status = "Failed"
             job.failure_message = (
                 f"Unable to write the job output to {job.request['outputDataConfig']['s3Uri']}: {error}"
             )
@@ -921,6 +1056,7 @@ class LocalBedrockBackend(BedrockBackend):
                 "dataProcessingDetails": "Completed",
                 "trainingDetails": "Failed",
             }
+            self._set_job_status(job, "Failed", at)
             return
         job.stages = dict.fromkeys(job.stages, "Completed")
         job.training_metrics = {"trainingLoss": training[-1][2]}
@@ -936,6 +1072,7 @@ class LocalBedrockBackend(BedrockBackend):
         job.output_model_arn = model.arn
         self.models[model.arn] = model
         self._tag(model.arn, job.request.get("customModelTags"))
+        self._set_job_status(job, "Completed", at)
 
     # ---- the service role: Bedrock reads the data and writes the output as the job's role -----------------------
     def _service_role_denial(self, job: Job) -> str | None:
@@ -979,13 +1116,13 @@ class LocalBedrockBackend(BedrockBackend):
         failed = _service_call_fault("s3", "PutObject")
         return None if failed is None else f"S3 answered {failed}"
 
-    def _fail_job(self, job: Job, message: str, *, stage: str) -> None:
-        now = _now()
-        job.status, job.end_time, job.last_modified_time = "Failed", now, now
+    def _fail_job(self, job: Job, message: str, *, stage: str, at: float) -> None:
+        job.end_time = _at(at)
         job.failure_message = message
         job.stages = {name: ("Failed" if name == stage else "NotStarted") for name in job.stages}
         if stage != "validationDetails":
             job.stages["validationDetails"] = "Completed"
+        self._set_job_status(job, "Failed", at)
 
     def _write_metrics(self, job: Job, training: list[list[Any]], validation: list[list[Any]]) -> None:
         bucket, prefix = _split_s3_uri(job.request["outputDataConfig"]["s3Uri"])
@@ -1019,8 +1156,11 @@ class LocalBedrockBackend(BedrockBackend):
         job = self.find_job(params["jobIdentifier"])
         if job.status != "InProgress":
             raise ValidationException(f"Cannot stop model customization job {job.name}: its status is {job.status}.")
-        job.status, job.stop_polls, job.last_modified_time = "Stopping", 0, _now()
+        now = CLOCK.now()
+        job.stop_requested_at = now
         job.stages = {stage: ("Stopping" if s == "InProgress" else s) for stage, s in job.stages.items()}
+        self._set_job_status(job, "Stopping", now)
+        self._wake_at(now, now + job.plan.stop_seconds)
         return {}
 
     # ---- custom models --------------------------------------------------------------------------------------------
@@ -1072,6 +1212,7 @@ class LocalBedrockBackend(BedrockBackend):
             raise ValidationException(f"A provisioned model named {name} already exists.")
         model_arn, foundation_model_arn = self._resolve_served_model(params["modelId"])
         now = _now()
+        plan = current_settings()
         pt = ProvisionedThroughput(
             arn=self._arn(f"provisioned-model/{self._new_id('pt', name)}"),
             name=name,
@@ -1079,11 +1220,13 @@ class LocalBedrockBackend(BedrockBackend):
             foundation_model_arn=foundation_model_arn,
             model_units=params["modelUnits"],
             commitment_duration=params.get("commitmentDuration"),
-            plan=current_settings(),
+            plan=plan,
             creation_time=now,
             last_modified_time=now,
+            settles_at=now.timestamp() + plan.deploy_seconds,
         )
         self.provisioned[pt.arn] = pt
+        self._wake_at(pt.settles_at)
         self._tag(pt.arn, params.get("tags"))
         return pt.arn
 
@@ -1096,19 +1239,19 @@ class LocalBedrockBackend(BedrockBackend):
         return arn, arn
 
     def get_provisioned(self, params: dict[str, Any]) -> dict[str, Any]:
-        pt = self.find_provisioned(params["provisionedModelId"])
-        if pt.status in _TRANSITIONAL_STATUSES:
-            # Creating and Updating both settle on the plan's N-th Get. Until an update completes, modelArn is the
-            # old model and desiredModelArn the new one; a failed update leaves the throughput Failed on the old
-            # model (botocore's failureMessage covers "creation, updating, or deletion").
-            pt.polls += 1
-            if pt.polls >= pt.plan.deploy_polls_to_finish:
-                pt.status, pt.last_modified_time = pt.plan.deploy_outcome, _now()
-                if pt.status == "Failed":
-                    pt.failure_message = pt.plan.deploy_failure_message
-                else:
-                    pt.model_arn = pt.desired_model_arn
-        return pt.describe()
+        return self.find_provisioned(params["provisionedModelId"]).describe()
+
+    @staticmethod
+    def _settle_provisioned(pt: ProvisionedThroughput, now: float) -> None:
+        # Creating and Updating both settle after the plan's deploy_seconds. Until an update completes, modelArn is
+        # the old model and desiredModelArn the new one; a failed update leaves the throughput Failed on the old
+        # model (botocore's failureMessage covers "creation, updating, or deletion").
+        if pt.status in _TRANSITIONAL_STATUSES and now >= pt.settles_at:
+            pt.status, pt.last_modified_time = pt.plan.deploy_outcome, _at(pt.settles_at)
+            if pt.status == "Failed":
+                pt.failure_message = pt.plan.deploy_failure_message
+            else:
+                pt.model_arn = pt.desired_model_arn
 
     def list_provisioned(self, params: dict[str, Any]) -> dict[str, Any]:
         pts = [
@@ -1147,7 +1290,9 @@ class LocalBedrockBackend(BedrockBackend):
                 )
             if model_arn != pt.model_arn:
                 pt.desired_model_arn, pt.status = model_arn, "Updating"
-                pt.plan, pt.polls = current_settings(), 0
+                pt.plan = current_settings()
+                pt.settles_at = CLOCK.now() + pt.plan.deploy_seconds
+                self._wake_at(pt.settles_at)
         pt.name = new_name or pt.name
         pt.last_modified_time = _now()
         return {}
@@ -1185,38 +1330,42 @@ class LocalBedrockBackend(BedrockBackend):
             raise ValidationException(f"A custom model deployment named {name} already exists.")
         model = self._active_custom_model(params["modelArn"])
         now = _now()
+        plan = current_settings()
         deployment = Deployment(
             arn=self._arn(f"custom-model-deployment/{self._new_id('deployment', name)}"),
             name=name,
             model_arn=model.arn,
             description=params.get("description"),
-            plan=current_settings(),
+            plan=plan,
             created_at=now,
             last_updated_at=now,
             base_model_arn=model.base_model_arn,
+            settles_at=now.timestamp() + plan.deploy_seconds,
         )
         self.deployments[deployment.arn] = deployment
+        self._wake_at(deployment.settles_at)
         self._tag(deployment.arn, params.get("tags"))
         return deployment.arn
 
     def get_deployment(self, params: dict[str, Any]) -> dict[str, Any]:
-        deployment = self.find_deployment(params["customModelDeploymentIdentifier"])
-        if deployment.settling:
-            deployment.polls += 1
-            if deployment.polls >= deployment.plan.deploy_polls_to_finish:
-                failed = deployment.plan.deploy_outcome == "Failed"
-                if deployment.updating:
-                    # A failed update leaves the deployment Active on its old model: botocore documents status
-                    # Failed (and failureMessage) for a deployment that "failed to be created or became
-                    # unavailable", and gives the update its own UpdateFailed status.
-                    deployment.update_status = "UpdateFailed" if failed else "UpdateCompleted"
-                    if not failed and deployment.update_model_arn is not None:
-                        deployment.model_arn = deployment.update_model_arn
-                else:
-                    deployment.status = "Failed" if failed else "Active"
-                    deployment.failure_message = deployment.plan.deploy_failure_message if failed else None
-                deployment.last_updated_at = _now()
-        return deployment.describe()
+        return self.find_deployment(params["customModelDeploymentIdentifier"]).describe()
+
+    @staticmethod
+    def _settle_deployment(deployment: Deployment, now: float) -> None:
+        if not deployment.settling or now < deployment.settles_at:
+            return
+        failed = deployment.plan.deploy_outcome == "Failed"
+        if deployment.updating:
+            # A failed update leaves the deployment Active on its old model: botocore documents status Failed (and
+            # failureMessage) for a deployment that "failed to be created or became unavailable", and gives the
+            # update its own UpdateFailed status.
+            deployment.update_status = "UpdateFailed" if failed else "UpdateCompleted"
+            if not failed and deployment.update_model_arn is not None:
+                deployment.model_arn = deployment.update_model_arn
+        else:
+            deployment.status = "Failed" if failed else "Active"
+            deployment.failure_message = deployment.plan.deploy_failure_message if failed else None
+        deployment.last_updated_at = _at(deployment.settles_at)
 
     def list_deployments(self, params: dict[str, Any]) -> dict[str, Any]:
         deployments = [
@@ -1259,8 +1408,10 @@ class LocalBedrockBackend(BedrockBackend):
                 f"{deployment.base_model_arn}; the new model {model.name} was customized from {model.base_model_arn}."
             )
         deployment.update_model_arn, deployment.update_status = model.arn, "Updating"
-        deployment.plan, deployment.polls = current_settings(), 0
+        deployment.plan = current_settings()
         deployment.last_updated_at = _now()
+        deployment.settles_at = CLOCK.now() + deployment.plan.deploy_seconds
+        self._wake_at(deployment.settles_at)
         return {"customModelDeploymentArn": deployment.arn}
 
     def delete_deployment(self, params: dict[str, Any]) -> dict[str, Any]:
@@ -1363,6 +1514,21 @@ def arn_for_name(kind: str, identifier: str, account_id: str = "123456789012", r
         return None
 
 
+def _epochs(hyperparameters: dict[str, str]) -> int:
+    try:
+        return int(hyperparameters.get("epochCount") or hyperparameters.get("epochs") or 1)
+    except ValueError:
+        return 1
+
+
+def publish_events(account_id: str, region: str, events: list[dict[str, Any]]) -> None:
+    """Put events on the account's default bus as the service does (no caller's credentials: moto's backend)."""
+    from moto.events.models import events_backends  # noqa: PLC0415 - only when a lifecycle moment produced events
+
+    entries = [{**event, "EventBusName": "default"} for event in events]
+    events_backends[account_id][region].put_events(entries)
+
+
 def backend_for(account_id: str, region: str) -> LocalBedrockBackend:
     backend = bedrock_backends[account_id][region]
     if not isinstance(backend, LocalBedrockBackend):  # pragma: no cover - install_control_plane() guarantees it
@@ -1377,6 +1543,7 @@ def _response_method(
         self.parse_parameters(self.normalized_request)
         backend = backend_for(self.current_account, self.region)
         with backend.lock:
+            backend.settle()
             return ActionResult(operation(backend, dict(self.params)))
 
     method.__name__ = method.__qualname__ = name

@@ -199,6 +199,8 @@ TABLE: dict[tuple[str, str], tuple[Need, ...]] = {
     ("stepfunctions", "StopExecution"): (Need("states:StopExecution", "execution", "{executionArn}"),),
     ("stepfunctions", "ListExecutions"): (Need("states:ListExecutions", "stateMachine", "{stateMachineArn}"),),
     ("stepfunctions", "GetExecutionHistory"): (Need("states:GetExecutionHistory", "execution", "{executionArn}"),),
+    # No resource type for the task token APIs (Service Authorization Reference, AWS Step Functions).
+    ("stepfunctions", "SendTaskSuccess"): (Need("states:SendTaskSuccess", None, STAR),),
     ("sqs", "SendMessage"): (Need("sqs:SendMessage", "queue", "{queue_arn}"),),
     # DynamoDB item operations → the action of the same name on the table (Service Authorization Reference, Amazon
     # DynamoDB: PutItem, GetItem, UpdateItem, DeleteItem and Query take resource type "table").
