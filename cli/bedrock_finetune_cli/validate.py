@@ -35,6 +35,8 @@ if TYPE_CHECKING:
 #: (a test checks that both agree).
 CUSTOMIZATION_TYPES = ("FINE_TUNING", "CONTINUED_PRE_TRAINING")
 JSON_FIELDS = {"valid", "errors", "warnings", "stats", "hyperparameters"}
+#: The smoke test's prompts in the estimate: the stack's default SmokeTestPromptCount.
+SMOKE_TEST_PROMPTS = 3
 
 
 def register(subparsers: argparse._SubParsersAction[Any]) -> None:
@@ -101,35 +103,28 @@ def estimate_cost(report: ValidationReport, args: argparse.Namespace) -> tuple[A
     from bedrock_finetune import cost  # noqa: PLC0415
     from bedrock_finetune.catalog import get_model  # noqa: PLC0415
     from bedrock_finetune.errors import ConfigInvalid  # noqa: PLC0415
-    from bedrock_finetune.logic.estimate import SMOKE_INPUT_TOKENS, SMOKE_OUTPUT_TOKENS  # noqa: PLC0415
+    from bedrock_finetune.logic.estimate import price  # noqa: PLC0415
 
     spec = get_model(report.model_id)
-    region = args.region or spec.regions[0]
-    epochs = cost.epochs_from_hyperparameters(report.hyperparameters or {})
-    records = sum(item.records for item in report.stats.files if item.role == "train")
     try:
         overrides = cost.parse_overrides(args.price_overrides)
     except ConfigInvalid as error:
         raise UsageError(f"--price-overrides: {error}") from error
     try:
-        training = cost.estimate(
+        return price(
             model_id=spec.id,
-            region=region,
+            region=args.region or spec.regions[0],
             estimated_tokens=int(report.stats.tokens.total),
-            epochs=epochs,
+            hyper_parameters=dict(report.hyperparameters or {}),
             deployment_mode=args.deployment,
             model_units=args.model_units,
-            images_seen=records * (epochs or 1),
+            smoke_prompts=SMOKE_TEST_PROMPTS,
+            records=sum(item.records for item in report.stats.files if item.role == "train"),
             overrides=overrides,
         )
     except ConfigInvalid as error:
         print(f"No cost estimate: {error}", file=sys.stderr)
         return None
-    prompts = 3 if args.deployment != "none" else 0
-    run = cost.run_cost(
-        training, smoke_input_tokens=prompts * SMOKE_INPUT_TOKENS, smoke_output_tokens=prompts * SMOKE_OUTPUT_TOKENS
-    )
-    return training, run
 
 
 def validate_files(

@@ -218,19 +218,15 @@ def parse_overrides(raw: str | Mapping[str, Any] | None, *, name: str = OVERRIDE
          "amazon.titan-text-express-v1:0:8k": {"storagePerMonth": 2.0, "us-west-2": {"trainingPer1kTokens": 0.009}}}
 
     ConfigInvalid names the bad key (its path in the JSON) and what would be accepted."""
-    if raw is None or (isinstance(raw, str) and not raw.strip()):
+    raw = _json_value(raw, name)
+    if raw is None:
         return PriceOverrides()
-    if isinstance(raw, str):
-        try:
-            raw = json.loads(raw)
-        except json.JSONDecodeError as exc:
-            raise ConfigInvalid(f"{name}: not JSON ({exc.msg} at line {exc.lineno} column {exc.colno})") from exc
     if not isinstance(raw, Mapping):
         raise ConfigInvalid(f"{name}: must be a JSON object keyed by base model id, got {_kind(raw)}")
     entries: dict[tuple[str, str | None], dict[str, float]] = {}
     keys_by_model: dict[str, str] = {}
     for key, entry in raw.items():
-        spec = _override_model(str(key), name)
+        spec = model_for(str(key), name)
         if spec.id in keys_by_model:
             raise ConfigInvalid(f"{name}: keys {keys_by_model[spec.id]!r} and {key!r} name the same model {spec.id}")
         keys_by_model[spec.id] = str(key)
@@ -250,8 +246,21 @@ def parse_overrides(raw: str | Mapping[str, Any] | None, *, name: str = OVERRIDE
     return PriceOverrides(MappingProxyType({key: MappingProxyType(value) for key, value in entries.items()}))
 
 
-def _override_model(key: str, name: str) -> ModelSpec:
-    """The model a key names: a catalog id or ARN, or the id without its context suffix when only one model has it."""
+def _json_value(raw: str | Mapping[str, Any] | None, name: str) -> Any:
+    """``raw`` parsed when it is JSON text (None when empty); ConfigInvalid names ``name`` and the syntax error."""
+    if raw is None or (isinstance(raw, str) and not raw.strip()):
+        return None
+    if not isinstance(raw, str):
+        return raw
+    try:
+        return json.loads(raw)
+    except json.JSONDecodeError as exc:
+        raise ConfigInvalid(f"{name}: not JSON ({exc.msg} at line {exc.lineno} column {exc.colno})") from exc
+
+
+def model_for(key: str, name: str) -> ModelSpec:
+    """The model a key names: a catalog id or ARN, or the id without its context suffix when only one model has it
+    (a foundation-model id, as a throughput's ``foundationModelArn`` names it)."""
     try:
         return get_model(key)
     except UnknownModelError as exc:
@@ -647,13 +656,9 @@ def run_cost(
 
 def parse_budget(raw: str | Mapping[str, Any] | None, *, name: str = "budget") -> Budget | None:
     """``{"maxUsd": N}`` (or its JSON text) → Budget; None for no budget. ConfigInvalid names the bad key or value."""
-    if raw is None or (isinstance(raw, str) and not raw.strip()):
+    raw = _json_value(raw, name)
+    if raw is None:
         return None
-    if isinstance(raw, str):
-        try:
-            raw = json.loads(raw)
-        except json.JSONDecodeError as exc:
-            raise ConfigInvalid(f"{name}: not JSON ({exc.msg} at line {exc.lineno} column {exc.colno})") from exc
     if not isinstance(raw, Mapping):
         raise ConfigInvalid(f'{name}: must be an object such as {{"maxUsd": 10}}, got {_kind(raw)}')
     for key in raw:

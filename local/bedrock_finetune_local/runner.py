@@ -179,9 +179,10 @@ class ExecutionClock:
 _JOB_ARN = re.compile(r"arn:aws[a-z-]*:bedrock:[^\\\":]+:\d{12}:model-customization-job/[^\\\"\s]+")
 
 
-def measure_execution(execution_arn: str) -> ExecutionClock:
+def measure_execution(execution_arn: str, events: list[dict[str, Any]] | None = None) -> ExecutionClock:
+    """The execution measured from its history (``events``, when already read)."""
     sfn = admin_client("stepfunctions")
-    events = _history(sfn, execution_arn)
+    events = events if events is not None else _history(sfn, execution_arn)
     transitions, scheduled = 0, 0
     entered: list[datetime] = []
     job_arns: list[str] = []
@@ -346,6 +347,8 @@ class _Followed:
     timeline: list[StateLine] = field(default_factory=list)
     reported: int = 0
     error: dict[str, str] | None = None
+    #: The whole history, once the execution ended (read once, for the timeline and the clock's measures).
+    history: list[dict[str, Any]] | None = None
 
 
 @dataclass
@@ -597,7 +600,7 @@ def _chained_result(
         seconds=0.0,
         state_machine=step.state_machine,
         artifacts_dir=_download_reports(s3, bucket, item.arn, log_file),
-        clock=measure_execution(item.arn),
+        clock=measure_execution(item.arn, item.history),
     )
 
 
@@ -773,7 +776,9 @@ def _run_result(
         log_file=str(log_file),
         seconds=0.0,
         artifacts_dir=_download_reports(s3, bucket, execution_arn, log_file),
-        clock=None if execution_arn is None else measure_execution(execution_arn),
+        clock=None
+        if execution_arn is None
+        else measure_execution(execution_arn, followed.history if followed else None),
     )
 
 
@@ -878,7 +883,9 @@ def _follow_all(
             # The whole history is read (and serialized by moto) each time: a few times a second is enough for the
             # live timeline, and leaves the interpreter's threads the CPU.
             if not running or (refresh and item.arn in reporting):
-                item.timeline = timeline_from_history(_history(sfn, item.arn), finished=not running)
+                events = _history(sfn, item.arn)
+                item.timeline = timeline_from_history(events, finished=not running)
+                item.history = None if running else events
                 if item.arn in reporting and on_state:
                     for line in item.timeline[item.reported :]:
                         on_state(item.index, line)

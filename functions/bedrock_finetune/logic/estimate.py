@@ -12,8 +12,6 @@ budget before anything is created.
 
 from __future__ import annotations
 
-from typing import Any
-
 from bedrock_finetune import cost
 from bedrock_finetune.config import RunConfig, StackSettings
 from bedrock_finetune.errors import BudgetExceeded, ConfigInvalid
@@ -24,63 +22,87 @@ SMOKE_OUTPUT_TOKENS = 512
 EPOCHS = "epochCount"
 
 
-def variants(config: RunConfig) -> list[cost.Variant] | None:
-    """One Variant per job of the run's sweep (None without a sweep)."""
+def variants(config: RunConfig, records: int = 0) -> list[cost.Variant] | None:
+    """One Variant per job of the run's sweep (None without a sweep); ``records`` gives image models their images
+    seen (records × epochs)."""
     if config.sweep is None:
         return None
-    base = cost.epochs_from_hyperparameters(config.hyper_parameters)
-    most = base
-    jobs: list[cost.Variant] = []
+    most = cost.epochs_from_hyperparameters(config.hyper_parameters)
+    epochs_of_jobs: list[int | None] = []
     for stage in config.sweep.stages:
         if stage.parameter == EPOCHS:
             tried = [int(value) for value in stage.values]
-            jobs += [cost.Variant(epochs=epochs) for epochs in tried]
+            epochs_of_jobs += tried
             most = max(tried) if most is None else max(most, *tried)
         else:
-            jobs += [cost.Variant(epochs=most) for _ in stage.values]
-    return jobs
+            epochs_of_jobs += [most] * len(stage.values)
+    return [cost.Variant(epochs=epochs, images_seen=records * (epochs or 1)) for epochs in epochs_of_jobs]
 
 
-def estimate(
-    config: RunConfig, estimated_tokens: int, overrides: cost.PriceOverrides | None, *, records: int = 0
+def price(
+    *,
+    model_id: str,
+    region: str,
+    estimated_tokens: int,
+    hyper_parameters: dict[str, str],
+    deployment_mode: cost.DeploymentChoice,
+    model_units: int,
+    smoke_prompts: int,
+    records: int = 0,
+    jobs: list[cost.Variant] | None = None,
+    overrides: cost.PriceOverrides | None = None,
 ) -> tuple[cost.Cost | cost.SweepCost, cost.RunCost]:
-    """The training (every variant) and deployment prices, and the run's total. ConfigInvalid when a price is
-    missing for the model and Region."""
-    mode = config.deployment.mode
-    units = config.deployment.model_units
-    epochs = cost.epochs_from_hyperparameters(config.hyper_parameters)
-    images = records * (epochs or 1)
-    jobs = variants(config)
+    """The training (one job, or every job of ``jobs``) and deployment prices, and the run's total with
+    ``smoke_prompts`` smoke-test prompts: what ValidateDataset and ``bedrock-finetune validate`` both print.
+    ConfigInvalid when a price is missing for the model and Region."""
+    epochs = cost.epochs_from_hyperparameters(hyper_parameters)
     training: cost.Cost | cost.SweepCost
     if jobs is None:
         training = cost.estimate(
-            model_id=config.base_model_id,
-            region=config.region,
+            model_id=model_id,
+            region=region,
             estimated_tokens=estimated_tokens,
             epochs=epochs,
-            deployment_mode=mode,
-            model_units=units,
-            images_seen=images,
+            deployment_mode=deployment_mode,
+            model_units=model_units,
+            images_seen=records * (epochs or 1),
             overrides=overrides,
         )
     else:
-        jobs = [cost.Variant(epochs=job.epochs, images_seen=records * (job.epochs or 1)) for job in jobs]
         training = cost.estimate_sweep(
-            model_id=config.base_model_id,
-            region=config.region,
+            model_id=model_id,
+            region=region,
             estimated_tokens=estimated_tokens,
             variants=jobs,
-            deployment_mode=mode,
-            model_units=units,
+            deployment_mode=deployment_mode,
+            model_units=model_units,
             overrides=overrides,
         )
-    prompts = config.smoke_test.count if mode != "none" else 0
+    prompts = smoke_prompts if deployment_mode != "none" else 0
     run = cost.run_cost(
         training,
         smoke_input_tokens=prompts * SMOKE_INPUT_TOKENS,
         smoke_output_tokens=prompts * SMOKE_OUTPUT_TOKENS,
     )
     return training, run
+
+
+def estimate(
+    config: RunConfig, estimated_tokens: int, overrides: cost.PriceOverrides | None, *, records: int = 0
+) -> tuple[cost.Cost | cost.SweepCost, cost.RunCost]:
+    """``price`` for the run's configuration (its model, Region, deployment, smoke test and sweep)."""
+    return price(
+        model_id=config.base_model_id,
+        region=config.region,
+        estimated_tokens=estimated_tokens,
+        hyper_parameters=config.hyper_parameters,
+        deployment_mode=config.deployment.mode,
+        model_units=config.deployment.model_units,
+        smoke_prompts=config.smoke_test.count,
+        records=records,
+        jobs=variants(config, records),
+        overrides=overrides,
+    )
 
 
 def guard(config: RunConfig, run: cost.RunCost) -> None:
@@ -90,10 +112,6 @@ def guard(config: RunConfig, run: cost.RunCost) -> None:
     problem = cost.check_budget(cost.Budget(max_usd=config.max_usd), run)
     if problem is not None:
         raise BudgetExceeded(problem)
-
-
-def as_json(training: cost.Cost | cost.SweepCost, run: cost.RunCost) -> tuple[dict[str, Any], dict[str, Any]]:
-    return training.model_dump(mode="json"), run.model_dump(mode="json")
 
 
 def priced(

@@ -300,7 +300,8 @@ def _kept_deployment(report: dict[str, Any]) -> dict[str, Any] | None:
     if not (deployment.get("kept") and deployment.get("arn")):
         return None
     # outcome imports this module: its cost texts and commands are read when needed, not at import.
-    from bedrock_finetune.logic.outcome import COSTS, remove_command  # noqa: PLC0415
+    from bedrock_finetune.logic.outcome import COSTS  # noqa: PLC0415
+    from bedrock_finetune.logic.reporting import remove_command  # noqa: PLC0415
 
     kind: LeftoverKind = (
         "provisioned-throughput" if deployment.get("mode") == "provisioned" else "custom-model-deployment"

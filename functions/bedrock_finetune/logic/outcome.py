@@ -32,7 +32,7 @@ from bedrock_finetune.config import INBOX_PREFIX, S3Location, StackSettings, is_
 from bedrock_finetune.errors import CleanupIncomplete, TransientAwsError
 from bedrock_finetune.logic import claims, html_report, queue, training
 from bedrock_finetune.logic import deployment as deployments
-from bedrock_finetune.logic.reporting import build_report, message, subject
+from bedrock_finetune.logic.reporting import build_report, message, remove_command, subject
 from bedrock_finetune.models import (
     AbortedRunCleanupOutput,
     CaughtError,
@@ -171,23 +171,6 @@ def finalize(state: RunState, execution: ExecutionContext, settings: StackSettin
 
 
 # --- Cleanup ----------------------------------------------------------------------------------------------------------
-def region_of(arn: str) -> str:
-    parts = arn.split(":")
-    return parts[3] if len(parts) > 3 and parts[3] else aws.region()
-
-
-def remove_command(kind: LeftoverKind, arn: str) -> str:
-    """The one AWS CLI command that removes (or, for a job, stops) the resource."""
-    region = region_of(arn)
-    if kind == "provisioned-throughput":
-        return f"aws bedrock delete-provisioned-model-throughput --provisioned-model-id {arn} --region {region}"
-    if kind == "custom-model-deployment":
-        return (
-            f"aws bedrock delete-custom-model-deployment --custom-model-deployment-identifier {arn} --region {region}"
-        )
-    return f"aws bedrock stop-model-customization-job --job-identifier {arn} --region {region}"
-
-
 _FIND_COMMANDS: dict[LeftoverKind, str] = {
     "provisioned-throughput": "list-provisioned-model-throughputs",
     "custom-model-deployment": "list-custom-model-deployments",

@@ -35,12 +35,12 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from bedrock_finetune import aws, clock, cost, naming
-from bedrock_finetune.catalog import all_models
 from bedrock_finetune.config import StackSettings
 from bedrock_finetune.errors import ConfigInvalid, TransientAwsError
 from bedrock_finetune.logic import deployment as deployments
 from bedrock_finetune.logic import training
-from bedrock_finetune.logic.outcome import COSTS, remove_command
+from bedrock_finetune.logic.outcome import COSTS
+from bedrock_finetune.logic.reporting import remove_command
 from bedrock_finetune.models import (
     DeploymentKind,
     LeftoverKind,
@@ -124,10 +124,8 @@ def hourly_usd(item: Listed, settings: StackSettings) -> float:
     hour of its base model, with the stack's price overrides); 0 when its model has no price here."""
     base = item.foundation_model_arn.rsplit("/", 1)[-1]
     region = item.arn.split(":")[3] if item.arn.count(":") >= 3 else ""
-    spec = next((model for model in all_models() if model.id == base or model.id.startswith(base + ":")), None)
-    if spec is None or not base:
-        return 0.0
     try:
+        spec = cost.model_for(base, "foundationModelArn")
         table = cost.apply_overrides(cost.load_table(), cost.parse_overrides(settings.price_overrides or None))
         price = table.region_prices(spec.id, region).get(cost.PROVISIONED_PER_MODEL_UNIT_HOUR)
     except ConfigInvalid:

@@ -10,9 +10,9 @@ import math
 from datetime import datetime
 from typing import Any, Literal
 
-from bedrock_finetune import clock
+from bedrock_finetune import aws, clock
 from bedrock_finetune.config import RetrainPlan
-from bedrock_finetune.models import ExecutionContext, RunState, SweepState
+from bedrock_finetune.models import ExecutionContext, LeftoverKind, RunState, SweepState
 
 Outcome = Literal["SUCCEEDED", "FAILED"]
 VALIDATION_ERRORS_IN_REPORT = 100
@@ -297,6 +297,23 @@ def subject(report: dict[str, Any]) -> str:
     return "".join(char if 32 <= ord(char) < 127 else "?" for char in text)[:100]
 
 
+def region_of(arn: str) -> str:
+    parts = arn.split(":")
+    return parts[3] if len(parts) > 3 and parts[3] else aws.region()
+
+
+def remove_command(kind: LeftoverKind, arn: str) -> str:
+    """The one AWS CLI command that removes (or, for a job, stops) the resource."""
+    region = region_of(arn)
+    if kind == "provisioned-throughput":
+        return f"aws bedrock delete-provisioned-model-throughput --provisioned-model-id {arn} --region {region}"
+    if kind == "custom-model-deployment":
+        return (
+            f"aws bedrock delete-custom-model-deployment --custom-model-deployment-identifier {arn} --region {region}"
+        )
+    return f"aws bedrock stop-model-customization-job --job-identifier {arn} --region {region}"
+
+
 def cost_lines(report: dict[str, Any], leftovers: set[Any]) -> list[str]:
     """The estimate and the cost so far; a kept Provisioned Throughput's hourly cost next to the command that
     deletes it (the same command as the report's removal commands)."""
@@ -315,8 +332,7 @@ def cost_lines(report: dict[str, Any], leftovers: set[Any]) -> list[str]:
     if per_hour is not None and deployment.get("arn"):
         lines.append(
             f"The kept deployment costs ${float(per_hour):.2f} per hour until deleted: "
-            f"aws bedrock delete-provisioned-model-throughput --provisioned-model-id {deployment['arn']} "
-            f"--region {str(deployment['arn']).split(':')[3]}"
+            f"{remove_command('provisioned-throughput', str(deployment['arn']))}"
         )
     return lines
 

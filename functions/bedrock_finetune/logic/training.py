@@ -116,18 +116,23 @@ def next_wait(elapsed: float, initial: int, cap: int) -> int:
     return int(min(cap, max(initial, elapsed / 4)))
 
 
-def poll_job(config: RunConfig, job: JobInfo, now: datetime | None = None) -> JobStatusOutput:
+def _read_job(config: RunConfig, job: JobInfo, now: datetime | None) -> tuple[dict[str, Any], str, float]:
+    """GetModelCustomizationJob: the answer, its status and the seconds since the job was created; JobTimedOut when
+    it is still active past the run's timeout."""
     with aws.transient_errors():
         response = aws.client("bedrock").get_model_customization_job(jobIdentifier=job.job_arn)
     status = str(response.get("status", "Unknown"))
     created = response.get("creationTime")
-    now = now or clock.now()
-    elapsed = (now - created).total_seconds() if isinstance(created, datetime) else 0.0
+    elapsed = ((now or clock.now()) - created).total_seconds() if isinstance(created, datetime) else 0.0
+    timeout = effective_polling(config.polling).job_timeout_seconds
+    if status in ACTIVE_STATUSES and elapsed > timeout:
+        raise JobTimedOut(f"job {job.job_name} still {status} after {int(elapsed)} s (timeout {timeout} s)")
+    return dict(response), status, elapsed
+
+
+def poll_job(config: RunConfig, job: JobInfo, now: datetime | None = None) -> JobStatusOutput:
+    response, status, elapsed = _read_job(config, job, now)
     polling = effective_polling(config.polling)
-    if status in ACTIVE_STATUSES and elapsed > polling.job_timeout_seconds:
-        raise JobTimedOut(
-            f"job {job.job_name} still {status} after {int(elapsed)} s (timeout {polling.job_timeout_seconds} s)"
-        )
     details = {
         name: str(value.get("status"))
         for name, value in (response.get("statusDetails") or {}).items()
@@ -177,19 +182,11 @@ def _metrics_file(bucket: str, key: str | None, column: str) -> MetricsFile | No
 def check_job(config: RunConfig, job: JobInfo, now: datetime | None = None) -> str | None:
     """The job's status (None: it no longer exists); JobTimedOut when it is still active past the run's timeout."""
     try:
-        with aws.transient_errors():
-            response = aws.client("bedrock").get_model_customization_job(jobIdentifier=job.job_arn)
+        return _read_job(config, job, now)[1]
     except ClientError as exc:
         if aws.is_not_found(exc):
             return None
         raise
-    status = str(response.get("status", "Unknown"))
-    created = response.get("creationTime")
-    elapsed = ((now or clock.now()) - created).total_seconds() if isinstance(created, datetime) else 0.0
-    timeout = effective_polling(config.polling).job_timeout_seconds
-    if status in ACTIVE_STATUSES and elapsed > timeout:
-        raise JobTimedOut(f"job {job.job_name} still {status} after {int(elapsed)} s (timeout {timeout} s)")
-    return status
 
 
 def job_status(arn: str) -> str | None:

@@ -48,7 +48,8 @@ def validate(config: RunConfig, settings: StackSettings | None = None) -> Valida
     tokens = int(report.stats.tokens.total)
     train_records = sum(item.records for item in report.stats.files if item.role == "train")
     priced = estimate.priced(config, tokens, settings, records=train_records) if report.valid else None
-    cost_json, run_json = estimate.as_json(*priced) if priced is not None else (None, None)
+    cost_json = priced[0].model_dump(mode="json") if priced is not None else None
+    run_json = priced[1].model_dump(mode="json") if priced is not None else None
     document = json.loads(report.model_dump_json())
     if priced is not None:
         document["cost"], document["runEstimate"] = cost_json, run_json
