@@ -29,6 +29,9 @@ SCENARIOS: dict[str, dict[str, Any]] = {
     "compare": {"config": {"smokeTest": {"compareWithBase": True}}},
     # No validation split: the staged training file is a server-side copy of the pinned version.
     "nosplit": {"config": {"validationSplitPercent": 0}},
+    # The job's state change event never comes: the fallback check finds the job ended and AwaitJobEnd resumes the
+    # execution itself (SendTaskSuccess as its own role).
+    "dropped": {"drop_events": True},
     # A one-stage sweep of two learning rates: the loser's custom model is deleted, the winner deployed.
     "sweep": {"config": {"sweep": {"vary": [{"parameter": "learningRate", "values": [1e-5, 1e-4]}]}}},
     # A run that keeps its on-demand deployment, then a retrain without one record that moves it to the new model.
@@ -107,6 +110,7 @@ PERMISSIONS = [
     Permission("AwaitJobEndFunctionRole", "dynamodb:PutItem", "inbox", "AwaitJobEnd"),
     Permission("AwaitJobEndFunctionRole", "bedrock:GetModelCustomizationJob", "inbox", "AwaitJobEnd"),
     # The job's state change event resumes it; without these the fallback check finds the end, later.
+    Permission("AwaitJobEndFunctionRole", "states:SendTaskSuccess", "dropped", "AwaitJobEnd"),
     Permission("JobEventFunctionRole", "dynamodb:GetItem", "inbox", None, late=True),
     Permission("JobEventFunctionRole", "states:SendTaskSuccess", "inbox", None, late=True),
     Permission("JobEventFunctionJobStateChangePermission", "lambda:InvokeFunction", "inbox", None, late=True),
