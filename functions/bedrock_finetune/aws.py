@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import functools
 import json
+import os
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -70,9 +71,15 @@ MULTIPART_COPY_THRESHOLD = 5 * 1024**3  # CopyObject's limit: above it, UploadPa
 MULTIPART_COPY_PART = 512 * 1024**2
 
 
-@functools.cache
 def client(service: str) -> Any:
-    """A cached boto3 client (``bedrock``, ``bedrock-runtime``, ``s3``, ``sns``)."""
+    """A cached boto3 client (``bedrock``, ``bedrock-runtime``, ``s3``, ``sns``), one per set of credentials in the
+    environment: on Lambda that is one per service; locally, where one process runs every function with its own
+    role's credentials (and one function's invocation can start another's), each gets clients of its own role."""
+    return _client(service, os.environ.get("AWS_ACCESS_KEY_ID"), os.environ.get("AWS_SESSION_TOKEN"))
+
+
+@functools.cache
+def _client(service: str, _access_key: str | None, _session_token: str | None) -> Any:
     return boto3.client(service, config=_CLIENT_CONFIG)
 
 
@@ -82,7 +89,7 @@ def region() -> str:
 
 def reset_clients() -> None:
     """Forget cached clients (local runs and tests switch credentials and regions)."""
-    client.cache_clear()
+    _client.cache_clear()
 
 
 def error_code(exc: ClientError) -> str:
