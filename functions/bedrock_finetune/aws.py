@@ -71,16 +71,17 @@ MULTIPART_COPY_THRESHOLD = 5 * 1024**3  # CopyObject's limit: above it, UploadPa
 MULTIPART_COPY_PART = 512 * 1024**2
 
 
-def client(service: str) -> Any:
+def client(service: str, region: str | None = None) -> Any:
     """A cached boto3 client (``bedrock``, ``bedrock-runtime``, ``s3``, ``sns``), one per set of credentials in the
     environment: on Lambda that is one per service; locally, where one process runs every function with its own
-    role's credentials (and one function's invocation can start another's), each gets clients of its own role."""
-    return _client(service, os.environ.get("AWS_ACCESS_KEY_ID"), os.environ.get("AWS_SESSION_TOKEN"))
+    role's credentials (and one function's invocation can start another's), each gets clients of its own role.
+    ``region`` for a service that answers elsewhere than the function's Region (the Price List: us-east-1)."""
+    return _client(service, region, os.environ.get("AWS_ACCESS_KEY_ID"), os.environ.get("AWS_SESSION_TOKEN"))
 
 
 @functools.cache
-def _client(service: str, _access_key: str | None, _session_token: str | None) -> Any:
-    return boto3.client(service, config=_CLIENT_CONFIG)
+def _client(service: str, region: str | None, _access_key: str | None, _session_token: str | None) -> Any:
+    return boto3.client(service, region_name=region, config=_CLIENT_CONFIG)
 
 
 def region() -> str:

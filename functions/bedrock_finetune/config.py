@@ -96,10 +96,17 @@ class SweepInput(CamelModel):
     keep_all: bool = False
 
 
+#: The longest a kept provisioned throughput may be kept for by ``budget.maxDeploymentHours`` (a year).
+MAX_DEPLOYMENT_HOURS = 8760
+
+
 class BudgetInput(CamelModel):
-    """``"budget": {"maxUsd": 25}``: the most the run may be estimated to cost (refused before anything is created)."""
+    """``"budget": {"maxUsd": 25, "maxDeploymentHours": 48}``: the most the run may be estimated to cost (refused
+    before anything is created), and how long a provisioned throughput the run keeps may stay (the reconciler deletes
+    it after that, unless renewed)."""
 
     max_usd: float | None = Field(default=None, gt=0)
+    max_deployment_hours: float | None = Field(default=None, gt=0, le=MAX_DEPLOYMENT_HOURS)
 
 
 class RunOverrides(CamelModel):
@@ -203,6 +210,8 @@ class StackSettings(CamelModel):
     job_event_fallback_seconds: int = 10800
     #: The budget of a run that sets none (0: no budget), and per-price overrides of catalog/prices.json (JSON).
     default_max_usd: float = 0
+    #: How long a kept provisioned throughput stays when the run sets no budget.maxDeploymentHours (0: for good).
+    default_max_deployment_hours: float = Field(default=0, ge=0, le=MAX_DEPLOYMENT_HOURS)
     price_overrides: str = "{}"
     deployment_poll_initial_seconds: int = 60
     deployment_poll_max_seconds: int = 120
@@ -320,6 +329,9 @@ class RunConfig(CamelModel):
     sweep: SweepPlan | None = None
     #: The most the run may be estimated to cost, in US dollars (None: no budget).
     max_usd: float | None = None
+    #: A provisioned throughput the run keeps is deleted this many hours after it was created, unless renewed (None:
+    #: kept for good). On-demand deployments bill per token, not per hour: they are kept for good.
+    max_deployment_hours: float | None = None
     #: Set on the configuration of one sweep variant (``s<stage>v<index>``): its job, model, output prefix, request
     #: token and queue place are its own.
     variant: str | None = None

@@ -26,6 +26,9 @@ PROVISIONED_MODEL_UNITS = "ProvisionedModelUnits"
 PROVISIONED_MODEL_UNIT_HOURS = "ProvisionedModelUnitHours"
 PROVISIONED_USD_PER_HOUR = "ProvisionedUsdPerHour"
 NOTIFICATION_FAILURES = "NotificationFailures"
+#: RefreshPrices: models priced from the Price List, and models left to the price table (with the reason logged).
+PRICES_REFRESHED = "PricesRefreshed"
+PRICE_REFRESH_FALLBACKS = "PriceRefreshFallbacks"
 
 _UNITS = {PROVISIONED_MODEL_UNIT_HOURS: MetricUnit.Count, PROVISIONED_USD_PER_HOUR: MetricUnit.NoUnit}
 

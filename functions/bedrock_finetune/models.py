@@ -370,6 +370,8 @@ class DeploymentInfo(CamelModel):
     model_units: int | None = None
     #: When DeployModel created it (ISO 8601): the deployment hours a report counts start here.
     created_at: str | None = None
+    #: A kept provisioned throughput's ``keep-until`` tag (budget.maxDeploymentHours): the reconciler deletes it then.
+    kept_until: str | None = None
 
 
 class PollDeploymentInput(CamelModel):
@@ -529,6 +531,19 @@ class AbortedRunCleanupOutput(CamelModel):
     skipped: str | None = None
 
 
+# --- RefreshPrices ---------------------------------------------------------------------------------------------------
+class RefreshPricesOutput(CamelModel):
+    """What one scheduled Price List refresh did (the document itself is at ``priceListUri``)."""
+
+    region: str
+    refreshed_at: str
+    price_list_uri: str
+    #: Models whose prices (all or some) now come from the Price List.
+    refreshed: list[str]
+    #: Per model whose prices (all or some) still come from the table: why.
+    fallbacks: dict[str, str]
+
+
 # --- Reconcile ------------------------------------------------------------------------------------------------------
 class ReconcileInput(BaseModel):
     """What the reconciler's schedule sends: EventBridge Scheduler fills ``<aws.scheduler.scheduled-time>`` into the
@@ -555,6 +570,8 @@ class ReconciledResource(CamelModel):
     action: ReconcileAction
     detail: str
     cost: str
+    #: Its ``keep-until`` time, passed (budget.maxDeploymentHours): why a resource of a successful run was removed.
+    kept_until: str | None = None
 
 
 class ReconcileOutput(CamelModel):

@@ -6,6 +6,8 @@ from __future__ import annotations
 import hashlib
 import re
 import unicodedata
+from datetime import UTC, datetime
+from typing import Literal
 
 MAX_NAME = 63
 VALIDATION_REPORT = "validation.json"
@@ -119,14 +121,26 @@ TAG_STACK = "stack"
 TAG_RUN_ID = "run-id"
 TAG_EXECUTION = "execution-arn"
 TAG_KEEP = "keep"
+#: A provisioned throughput kept until a moment (``budget.maxDeploymentHours``): UTC, ``YYYY-MM-DDTHH:MM:SSZ``.
+TAG_KEEP_UNTIL = "keep-until"
+KEEP_UNTIL_FORMAT = "%Y-%m-%dT%H:%M:%SZ"
 
 
 def run_tags(
-    *, run: str, execution_arn: str, sha256: str, source_key: str, stack: str = "", keep: bool = False
+    *,
+    run: str,
+    execution_arn: str,
+    sha256: str,
+    source_key: str,
+    stack: str = "",
+    keep: bool = False,
+    keep_until: datetime | None = None,
 ) -> list[dict[str, str]]:
     """Tags on every resource a run creates: Cleanup, the reconciler and people find what belongs to which stack and
     run. ``stack`` (the CloudFormation stack's name) scopes the reconciler to this stack's resources; ``keep`` marks a
-    deployment the run was asked to keep, which the reconciler never removes."""
+    deployment the run was asked to keep, which the reconciler never removes (IAM refuses it too); ``keep_until``
+    instead keeps it until that moment only: the reconciler deletes it once the moment has passed, unless the tag
+    was moved later (renewed)."""
     tags = [
         {"key": TAG_MANAGED_BY, "value": MANAGED_BY},
         {"key": TAG_RUN_ID, "value": tag_value(run)},
@@ -136,9 +150,34 @@ def run_tags(
     ]
     if stack:
         tags.append({"key": TAG_STACK, "value": tag_value(stack)})
-    if keep:
+    if keep_until is not None:
+        tags.append({"key": TAG_KEEP_UNTIL, "value": format_keep_until(keep_until)})
+    elif keep:
         tags.append({"key": TAG_KEEP, "value": "true"})
     return tags
+
+
+def format_keep_until(moment: datetime) -> str:
+    return moment.astimezone(UTC).strftime(KEEP_UNTIL_FORMAT)
+
+
+def keep_until(tags: dict[str, str]) -> datetime | Literal["malformed"] | None:
+    """The moment a ``keep-until`` tag names (None without one; "malformed" when it is not ``YYYY-MM-DDTHH:MM:SSZ``,
+    e.g. renewed by hand in another format)."""
+    value = tags.get(TAG_KEEP_UNTIL)
+    if value is None:
+        return None
+    try:
+        return datetime.strptime(value.strip(), KEEP_UNTIL_FORMAT).replace(tzinfo=UTC)
+    except ValueError:
+        return "malformed"
+
+
+def kept_now(tags: dict[str, str], now: datetime) -> bool:
+    """Kept for good (``keep=true``), or until a moment still to come (a malformed ``keep-until`` counts as kept:
+    nothing is removed on a guess)."""
+    until = keep_until(tags)
+    return is_kept(tags) or until == "malformed" or (isinstance(until, datetime) and now < until)
 
 
 def tag_map(tags: list[dict[str, str]]) -> dict[str, str]:
@@ -158,3 +197,7 @@ def belongs_to_stack(tags: dict[str, str], stack: str) -> bool:
 
 def reconciler_report_key(moment: str) -> str:
     return f"reports/reconciler/{moment}.json"
+
+
+#: Where RefreshPrices keeps the prices it read from the AWS Price List (pricing.refresh_region's document).
+PRICE_LIST_KEY = "prices/price-list.json"

@@ -14,8 +14,10 @@ replace the table's (origin ``price-list``); whatever the Price List does not gi
 failure (an AWS error, an endpoint that cannot be reached, no products, products that cannot be read, a model with no
 Price List family) leaves the table as it is and logs why, with the model, Region and error code only.
 
-moto (5.2.5) does not emulate the Price List (``pricing``), so tests drive this with botocore's Stubber or an injected
-client; boto3 is imported only when no client is given.
+moto (5.2.5) does not emulate the Price List (``pricing``): the local AWS answers GetProducts itself
+(local/bedrock_finetune_local/aws/pricing.py), and unit tests also drive this with botocore's Stubber or an injected
+client; boto3 is imported only when no client is given. RefreshPrices (logic/refresh_prices.py) runs
+:func:`refresh_region` on a schedule and stores its document; estimates read it back with :func:`overlay`.
 """
 
 from __future__ import annotations
@@ -31,6 +33,7 @@ from bedrock_finetune.catalog import get_model
 from bedrock_finetune.cost import (
     ON_DEMAND_PER_1K_INPUT_TOKENS,
     ON_DEMAND_PER_1K_OUTPUT_TOKENS,
+    PRICE_FIELDS,
     PROVISIONED_PER_MODEL_UNIT_HOUR,
     STORAGE_PER_MONTH,
     TRAINING_PER_1K_TOKENS,
@@ -85,7 +88,8 @@ def refresh_prices(model_id: str, region: str, *, client: Any = None, table: Pri
     prefix = base.price_list_region_prefixes.get(region)
     if not family or not prefix:
         missing = "usagetype family for the model" if not family else f"usagetype prefix for {region}"
-        return _fallback(base, spec.id, region, f"prices.json has no Price List {missing}")
+        # Not a failure: the Price List is not where this model's prices are read from.
+        return _fallback(base, spec.id, region, f"prices.json has no Price List {missing}", level=logging.INFO)
     usagetype_prefix = f"{prefix}-{family}-"
     try:
         items = _get_products(client or _default_client(), region=region, usagetype_contains=usagetype_prefix)
@@ -248,8 +252,74 @@ def _default_client() -> Any:
     return boto3.client("pricing", region_name=PRICING_REGION, config=config)
 
 
-def _fallback(table: PriceTable, model_id: str, region: str, reason: str) -> RefreshResult:
-    logger.warning(
-        "price refresh fell back to the price table", extra={"model_id": model_id, "region": region, "reason": reason}
+def _fallback(
+    table: PriceTable, model_id: str, region: str, reason: str, *, level: int = logging.WARNING
+) -> RefreshResult:
+    logger.log(
+        level,
+        "price refresh fell back to the price table",
+        extra={"model_id": model_id, "region": region, "reason": reason},
     )
     return RefreshResult(table=table, refreshed=(), fallback=reason)
+
+
+# --- a Region at a time: what the scheduled refresh writes, and what the estimates read back -------------------------
+#: The document's version; a reader ignores one it does not know (and says so).
+DOCUMENT_VERSION = 1
+
+
+def refresh_region(region: str, *, client: Any = None, table: PriceTable | None = None, at: str = "") -> dict[str, Any]:
+    """Every model the table prices in ``region``, refreshed from the Price List (one ``refresh_prices`` each), as
+    the JSON document RefreshPrices stores: per model the prices the Price List gave (``refreshed``) and, where it
+    gave none or not all, why the table's stand (``fallback``). A model that falls back contributes no price: its
+    estimates use the table. Never raises for a Price List failure."""
+    base = table or load_table()
+    models: dict[str, Any] = {}
+    pricing_client = client
+    for model_id in sorted({model for model, row_region in base.entries if row_region == region}):
+        if pricing_client is None and base.price_list_families.get(model_id):
+            pricing_client = _default_client()
+        result = refresh_prices(model_id, region, client=pricing_client, table=base)
+        prices = result.table.region_prices(model_id, region)
+        models[model_id] = {
+            "refreshed": {
+                name: {"usd": prices[name].usd, "asOf": prices[name].as_of, "source": prices[name].source}
+                for name in result.refreshed
+            },
+            "fallback": result.fallback,
+        }
+    return {"version": DOCUMENT_VERSION, "region": region, "refreshedAt": at, "models": models}
+
+
+def overlay(table: PriceTable, document: Mapping[str, Any] | None, region: str) -> tuple[PriceTable, str | None]:
+    """``table`` with the prices of a RefreshPrices document for ``region`` in place (origin ``price-list``), and
+    None; or ``table`` unchanged and why the document was not used (missing, another Region or version, malformed).
+    A document is data this stack wrote, but it is read defensively: a bad value never prices a run."""
+    if document is None:
+        return table, "no Price List refresh yet"
+    if document.get("version") != DOCUMENT_VERSION or document.get("region") != region:
+        return table, f"the Price List refresh is for {document.get('region')!r}, version {document.get('version')!r}"
+    refreshed = table
+    try:
+        models = document["models"]
+        if not isinstance(models, Mapping):
+            raise TypeError("models is not an object")
+        for model_id, row in models.items():
+            values = {}
+            for name, value in dict(row.get("refreshed") or {}).items():
+                usd = float(value["usd"])
+                if name not in PRICE_FIELDS or not math.isfinite(usd) or usd < 0:
+                    raise ValueError(f"{model_id} {name}: {value!r}")
+                values[name] = Price(
+                    usd=usd,
+                    as_of=str(value.get("asOf") or "")[:10] or None,
+                    source=str(value.get("source") or PRICE_LIST_SOURCE),
+                    confirmed=True,
+                    origin="price-list",
+                )
+            if values and (model_id, region) in table.entries:
+                refreshed = refreshed.with_prices(model_id, region, values)
+    except (KeyError, TypeError, ValueError, AttributeError) as exc:
+        logger.warning("the Price List refresh is malformed; using the price table", extra={"error": str(exc)[:200]})
+        return table, "the Price List refresh is malformed"
+    return refreshed, None

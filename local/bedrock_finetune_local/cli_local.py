@@ -351,6 +351,17 @@ def print_reconciler(result: runner.MultiRunResult, stream: TextIO | None = None
     stream = stream or sys.stdout
     print(f"  Executions:     {result.executions_started} started", file=stream)
     print(f"  Jobs at once:   at most {result.max_concurrent_jobs}", file=stream)
+    refresh = result.price_refresh
+    if refresh is not None:
+        if refresh.get("error"):
+            print(f"  Price List:     FAILED {refresh.get('error')}: prices from the table", file=stream)
+        else:
+            fallbacks = refresh.get("fallbacks") or {}
+            print(
+                f"  Price List:     {len(refresh.get('refreshed') or [])} models priced from the (local) Price List, "
+                f"{len(fallbacks)} from the table",
+                file=stream,
+            )
     sweep = result.reconciler
     if sweep is None:
         return

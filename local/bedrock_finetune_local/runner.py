@@ -74,6 +74,13 @@ class RunOptions:
     job_quota: int | None = None
     # Fire the reconciler's schedule once after the executions end, as it would on AWS.
     reconcile: bool = True
+    # Fire the Price List refresh's schedule once after the deploy, before the drops (as its first run after a deploy
+    # would), when the stack's PriceRefreshSchedule is not "off". ``faults`` are the run's: they do not apply to it;
+    # ``price_refresh_faults`` apply to it alone (same syntax).
+    refresh_prices: bool = True
+    price_refresh_faults: list[str] = field(default_factory=list)
+    # The local Price List's prices by usagetype, in the product's unit (a price the table does not know yet).
+    price_list_prices: dict[str, float] = field(default_factory=dict)
     # Jobs whose name contains one of these end Failed (e.g. "-s1v2-": one sweep variant fails).
     failing_jobs: list[str] = field(default_factory=list)
     # Executions started after the drops' executions ended, one after the other, in the same local account:
@@ -127,6 +134,8 @@ class RunResult:
     max_concurrent_jobs: int = 0
     # What the reconciler's scheduled sweep did after the executions ended (its output, or its error).
     reconciler: dict[str, Any] | None = None
+    # What the Price List refresh's schedule did before the drops (its output, or its error); None: not fired.
+    price_refresh: dict[str, Any] | None = None
     # The state machine (logical id) the execution ran on.
     state_machine: str = "FineTuneStateMachine"
     # A local folder holding copies of the run's reports/<run>/ objects (report.json, report.html, ...), next to the
@@ -154,6 +163,7 @@ class RunResult:
             "executions_started": self.executions_started,
             "max_concurrent_jobs": self.max_concurrent_jobs,
             "reconciler": self.reconciler,
+            "price_refresh": self.price_refresh,
             "artifacts_dir": self.artifacts_dir,
         }
 
@@ -258,6 +268,7 @@ def local_aws_session(options: RunOptions, log_file: Path) -> Iterator[stack.Sta
             deploy_outcome=options.deploy_outcome,
             runtime_answer=options.runtime_answer,
             failing_jobs=tuple(options.failing_jobs),
+            price_list_prices=dict(options.price_list_prices),
             **_job_quota(options.job_quota),
         )
         seams.set_inbox_deliveries(options.deliveries)
@@ -274,7 +285,13 @@ def local_aws_session(options: RunOptions, log_file: Path) -> Iterator[stack.Sta
         )
         # From here on every call is authorized as the principal that makes it (the runner itself is the
         # account's administrator), and faults apply to the workflow's calls only.
-        scope.enter_context(local_iam.enforce())
+        enforcement = scope.enter_context(local_iam.enforce())
+        if options.refresh_prices:
+            with local_faults.inject_faults([local_faults.Fault.parse(text) for text in options.price_refresh_faults]):
+                deployed.price_refresh = fire_schedule(deployed, "RefreshPricesFunction", 0)
+            # What the runs call is recorded from here on (its grants stay: the IAM tests cover the refresh's).
+            with enforcement.lock:
+                enforcement.operations.clear()
         scope.enter_context(local_faults.inject_faults([local_faults.Fault.parse(text) for text in options.faults]))
         yield deployed
 
@@ -360,6 +377,7 @@ class MultiRunResult:
     executions_started: int
     max_concurrent_jobs: int
     reconciler: dict[str, Any] | None
+    price_refresh: dict[str, Any] | None
     resources: dict[str, list[dict[str, Any]]]
     log_file: str
     seconds: float
@@ -371,6 +389,7 @@ class MultiRunResult:
             "executions_started": self.executions_started,
             "max_concurrent_jobs": self.max_concurrent_jobs,
             "reconciler": self.reconciler,
+            "price_refresh": self.price_refresh,
             "resources": self.resources,
         }
 
@@ -417,6 +436,7 @@ def run_many(options: RunOptions, on_state: Callable[[int, StateLine], None] | N
     with local_aws_session(options, log_file) as deployed:
         s3 = boto3.client("s3", region_name=stack.REGION)
         sfn = boto3.client("stepfunctions", region_name=stack.REGION)
+        price_refresh = deployed.price_refresh
         with CLOCK.busy():  # every drop at the same simulated moment
             drops = _drop_all(options, deployed, s3, sfn)
         dropped_at = CLOCK.now()
@@ -475,6 +495,7 @@ def run_many(options: RunOptions, on_state: Callable[[int, StateLine], None] | N
             result.executions_started = executions_started
             result.max_concurrent_jobs = max_jobs
             result.reconciler = reconciler
+            result.price_refresh = price_refresh
             result.seconds = seconds
         statuses = {result.status for result in runs}
         return MultiRunResult(
@@ -483,6 +504,7 @@ def run_many(options: RunOptions, on_state: Callable[[int, StateLine], None] | N
             executions_started=executions_started,
             max_concurrent_jobs=max_jobs,
             reconciler=reconciler,
+            price_refresh=price_refresh,
             resources=resources,
             log_file=str(log_file),
             seconds=seconds,
@@ -814,34 +836,49 @@ def admin_client(service: str) -> Any:
 
 
 def fire_reconciler(deployed: stack.Stack, denials_before: int) -> dict[str, Any] | None:
-    """Fire the stack's schedules once, as EventBridge Scheduler does: the target is invoked with the schedule's
-    role (after its trust policy lets scheduler.amazonaws.com assume it), with the schedule's Input and its context
-    attributes filled in (Scheduler User Guide, "Adding context attributes"). Scheduler invokes a Lambda target
-    asynchronously; locally the invocation is synchronous, so its effects are complete when this returns. The
-    handler's output, or its error, plus any call the local IAM denied while it ran."""
+    """Fire the reconciler's schedule once (:func:`fire_schedule`)."""
+    return fire_schedule(deployed, "ReconcileFunction", denials_before)
+
+
+def fire_schedule(deployed: stack.Stack, function: str, denials_before: int) -> dict[str, Any] | None:
+    """Fire the schedule whose target is ``function`` (a logical id) once, as EventBridge Scheduler does: the target
+    is invoked with the schedule's role (after its trust policy lets scheduler.amazonaws.com assume it), with the
+    schedule's Input and its context attributes filled in (Scheduler User Guide, "Adding context attributes").
+    Scheduler invokes a Lambda target asynchronously; locally the invocation is synchronous, so its effects are
+    complete when this returns. The handler's output, or its error, plus any call the local IAM denied while it ran;
+    None when the stack has no such schedule or it is DISABLED (Scheduler does not invoke a disabled schedule)."""
     schedules = [logical for logical, kind in deployed.types.items() if kind == "AWS::Scheduler::Schedule"]
-    if not schedules:
-        return None
     scheduler = admin_client("scheduler")
-    outcome: dict[str, Any] = {}
+    function_arn = deployed.attributes.get(function, {}).get("Arn")
     for logical in schedules:
         schedule = scheduler.get_schedule(Name=deployed.physical[logical])
         target = schedule["Target"]
-        now = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-        payload = str(target.get("Input") or "{}")
-        for attribute, value in {
-            "schedule-arn": schedule["Arn"],
-            "scheduled-time": now,
-            "execution-id": uuid.uuid4().hex[:16],
-            "attempt-number": "1",
-        }.items():
-            payload = payload.replace(f"<aws.scheduler.{attribute}>", value)
-        allowed, reason = local_iam.trust_allows(
-            target["RoleArn"], "scheduler.amazonaws.com", source_account=stack.ACCOUNT_ID, source_arn=schedule["Arn"]
-        )
-        if not allowed:
-            outcome = {"error": "AccessDenied", "cause": f"EventBridge Scheduler cannot assume the role: {reason}"}
+        if target["Arn"] != function_arn:
             continue
+        if schedule.get("State") == "DISABLED":
+            return None
+        return _invoke_schedule(schedule, denials_before)
+    return None
+
+
+def _invoke_schedule(schedule: dict[str, Any], denials_before: int) -> dict[str, Any]:
+    target = schedule["Target"]
+    now = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    payload = str(target.get("Input") or "{}")
+    for attribute, value in {
+        "schedule-arn": schedule["Arn"],
+        "scheduled-time": now,
+        "execution-id": uuid.uuid4().hex[:16],
+        "attempt-number": "1",
+    }.items():
+        payload = payload.replace(f"<aws.scheduler.{attribute}>", value)
+    outcome: dict[str, Any]
+    allowed, reason = local_iam.trust_allows(
+        target["RoleArn"], "scheduler.amazonaws.com", source_account=stack.ACCOUNT_ID, source_arn=schedule["Arn"]
+    )
+    if not allowed:
+        outcome = {"error": "AccessDenied", "cause": f"EventBridge Scheduler cannot assume the role: {reason}"}
+    else:
         credentials = local_iam.role_credentials(target["RoleArn"], "scheduler")
         lambda_client = boto3.client("lambda", region_name=stack.REGION, **credentials.as_client_kwargs())
         try:
@@ -849,12 +886,12 @@ def fire_reconciler(deployed: stack.Stack, denials_before: int) -> dict[str, Any
         except ClientError as exc:
             error = exc.response.get("Error", {})
             outcome = {"error": str(error.get("Code", "")), "cause": str(error.get("Message", ""))}
-            continue
-        body = json.loads(response["Payload"].read() or b"null")
-        if response.get("FunctionError"):
-            outcome = {"error": body.get("errorType"), "cause": body.get("errorMessage")}
         else:
-            outcome = dict(body) if isinstance(body, dict) else {"output": body}
+            body = json.loads(response["Payload"].read() or b"null")
+            if response.get("FunctionError"):
+                outcome = {"error": body.get("errorType"), "cause": body.get("errorMessage")}
+            else:
+                outcome = dict(body) if isinstance(body, dict) else {"output": body}
     enforcement = local_iam.current()
     outcome["accessDenied"] = [_denial(d) for d in (enforcement.denials if enforcement else [])[denials_before:]]
     return outcome

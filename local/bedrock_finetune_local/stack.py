@@ -84,6 +84,8 @@ class Stack:
     physical: dict[str, str] = field(default_factory=dict)
     attributes: dict[str, dict[str, str]] = field(default_factory=dict)
     types: dict[str, str] = field(default_factory=dict)
+    #: What the Price List refresh's schedule did when the local runner fired it after the deploy (None: not fired).
+    price_refresh: dict[str, Any] | None = None
 
     @property
     def bucket(self) -> str:

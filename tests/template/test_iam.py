@@ -38,6 +38,8 @@ RESOURCE_STAR_ALLOWED = {
     "logs:DescribeLogGroups": "vended log delivery APIs accept only Resource *",
     # AwaitJobEnd and JobEvent resume the execution waiting for a job's end; the task token names the Task.
     "states:SendTaskSuccess": "no resource type in the Service Authorization Reference (AWS Step Functions)",
+    # RefreshPrices reads the Bedrock prices of the stack's Region.
+    "pricing:GetProducts": "no resource type in the Service Authorization Reference (AWS Price List)",
 }
 MANAGED_POLICIES_ALLOWED = {
     # SAM attaches it to every function role: logs:CreateLogGroup/CreateLogStream/PutLogEvents for its own logs.

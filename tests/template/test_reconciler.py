@@ -26,6 +26,17 @@ def statements(cfn: Json, role: str) -> list[dict[str, Any]]:
     ]
 
 
+def schedule_of(cfn: Json, function: str) -> dict[str, Any]:
+    """The one schedule whose target is ``function``."""
+    (schedule,) = [
+        r
+        for r in cfn["Resources"].values()
+        if r["Type"] == "AWS::Scheduler::Schedule"
+        and r["Properties"]["Target"]["Arn"] == {"Fn::GetAtt": [function, "Arn"]}
+    ]
+    return schedule
+
+
 def actions(statement: dict[str, Any]) -> set[str]:
     value = statement["Action"]
     return {value} if isinstance(value, str) else set(value)
@@ -34,7 +45,7 @@ def actions(statement: dict[str, Any]) -> set[str]:
 def test_the_schedule_fires_every_15_minutes_by_default_and_can_be_changed(template: Json, cfn: Json) -> None:
     # Given the template's parameter and the schedule SAM generates
     parameter = template["Parameters"]["ReconcileSchedule"]
-    (schedule,) = [r for r in cfn["Resources"].values() if r["Type"] == "AWS::Scheduler::Schedule"]
+    schedule = schedule_of(cfn, FUNCTION)
 
     # Then the schedule runs the reconciler at the parameter's rate, 15 minutes unless changed
     assert parameter["Default"] == "rate(15 minutes)"
@@ -63,7 +74,7 @@ def test_the_parameter_accepts_only_scheduler_expressions(template: Json, expres
 
 def test_only_the_schedule_role_may_invoke_the_reconciler(cfn: Json) -> None:
     # Given the role the schedule uses
-    (schedule,) = [r for r in cfn["Resources"].values() if r["Type"] == "AWS::Scheduler::Schedule"]
+    schedule = schedule_of(cfn, FUNCTION)
     role = schedule["Properties"]["Target"]["RoleArn"]["Fn::GetAtt"][0]
     trust = cfn["Resources"][role]["Properties"]["AssumeRolePolicyDocument"]["Statement"]
 

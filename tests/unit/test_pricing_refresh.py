@@ -263,3 +263,54 @@ def test_conflicting_products_keep_the_higher_price() -> None:
     parsed = parse_price_list(items, usagetype_prefix="USE1-NovaMicro-")
     assert parsed.values[TRAINING_PER_1K_TOKENS].usd == pytest.approx(0.002)
     assert parsed.problems == ("trainingPer1kTokens: conflicting prices 0.001 and 0.002; the higher is kept",)
+
+
+# --- the stored document and the overlay the estimates read (RefreshPrices) ----------------------------------------
+def refreshed_document(usd: object = 0.0004, region: str = "us-east-1") -> dict[str, Any]:
+    return {
+        "version": 1,
+        "region": region,
+        "refreshedAt": "2026-11-30T00:00:00Z",
+        "models": {
+            NOVA_MICRO: {
+                "refreshed": {TRAINING_PER_1K_TOKENS: {"usd": usd, "asOf": "2026-11-01", "source": "price list"}},
+                "fallback": "kept the table's storagePerMonth (not in the Price List)",
+            }
+        },
+    }
+
+
+def test_the_overlay_puts_the_price_lists_prices_in_place_and_keeps_the_rest() -> None:
+    from bedrock_finetune.pricing import overlay
+
+    table, unused = overlay(load_table(), refreshed_document(), "us-east-1")
+    assert unused is None
+    prices = table.region_prices(NOVA_MICRO, "us-east-1")
+    assert prices[TRAINING_PER_1K_TOKENS].usd == 0.0004
+    assert prices[TRAINING_PER_1K_TOKENS].origin == "price-list"
+    assert prices[STORAGE_PER_MONTH] == load_table().region_prices(NOVA_MICRO, "us-east-1")[STORAGE_PER_MONTH]
+    # and the estimate names the Price List among its origins
+    priced = estimate(model_id=NOVA_MICRO, region="us-east-1", estimated_tokens=1000, epochs=2, table=table)
+    assert priced.training_usd == pytest.approx(2 * 0.0004)
+    assert "price-list" in priced.source
+
+
+@pytest.mark.parametrize(
+    ("document", "reason"),
+    [
+        (None, "no Price List refresh yet"),
+        (refreshed_document(region="us-west-2"), "'us-west-2'"),
+        ({**refreshed_document(), "version": 99}, "version 99"),
+        (refreshed_document(usd=-1), "malformed"),
+        (refreshed_document(usd="cheap"), "malformed"),
+        (refreshed_document(usd=float("nan")), "malformed"),
+        ({**refreshed_document(), "models": []}, "malformed"),
+    ],
+)
+def test_a_missing_foreign_or_malformed_document_leaves_the_table(document: Any, reason: str) -> None:
+    from bedrock_finetune.pricing import overlay
+
+    table, unused = overlay(load_table(), document, "us-east-1")
+    assert table is load_table()
+    assert unused is not None
+    assert reason in unused

@@ -26,6 +26,7 @@ JSON_KEYS = {
     "executions_started",
     "max_concurrent_jobs",
     "reconciler",
+    "price_refresh",
     "artifacts_dir",
     # measured on the virtual clock
     "transitions",

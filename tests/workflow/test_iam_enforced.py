@@ -29,6 +29,9 @@ SCENARIOS: dict[str, dict[str, Any]] = {
     "compare": {"config": {"smokeTest": {"compareWithBase": True}}},
     # No validation split: the staged training file is a server-side copy of the pinned version.
     "nosplit": {"config": {"validationSplitPercent": 0}},
+    # No Price List refresh yet (or PriceRefreshSchedule off): ValidateDataset finds no price document and prices
+    # with the table; S3 says "missing" (404) rather than 403 only to a caller that may list the prefix.
+    "noprices": {"stack_parameters": {"PriceRefreshSchedule": "off"}},
     # The job's state change event never comes: the fallback check finds the job ended and AwaitJobEnd resumes the
     # execution itself (SendTaskSuccess as its own role).
     "dropped": {"drop_events": True},
@@ -85,6 +88,8 @@ class Permission:
     fails: bool = True
     # True where the denial only makes the run slower: the job's end is found by the fallback check, not its event
     late: bool = False
+    # True where the denial only loses the Price List refresh: the run succeeds, priced with the table alone
+    table_prices: bool = False
 
     def __str__(self) -> str:
         suffix = f"({self.only_resource})" if self.only_resource else ""
@@ -97,6 +102,13 @@ PERMISSIONS = [
     Permission("ValidateDatasetFunctionRole", "s3:GetObjectVersion", "inbox", "ValidateDataset"),
     Permission("ValidateDatasetFunctionRole", "s3:GetObject", "console", "ValidateDataset"),
     Permission("ValidateDatasetFunctionRole", "s3:PutObject", "inbox", "ValidateDataset"),
+    Permission("ValidateDatasetFunctionRole", "s3:ListBucket", "noprices", "ValidateDataset"),
+    # The Price List refresh (fired once before the drops): without it the run is priced with the table alone.
+    Permission("RefreshPricesFunctionRole", "pricing:GetProducts", "inbox", None, table_prices=True),
+    Permission("RefreshPricesFunctionRole", "s3:PutObject", "inbox", None, table_prices=True),
+    Permission(
+        "RefreshPricesFunctionPriceRefreshScheduleRole", "lambda:InvokeFunction", "inbox", None, table_prices=True
+    ),
     Permission("StageDatasetFunctionRole", "s3:GetObjectVersion", "inbox", "StageDataset"),
     Permission("StageDatasetFunctionRole", "s3:GetObject", "console", "StageDataset"),
     Permission("StageDatasetFunctionRole", "s3:PutObject", "inbox", "StageDataset"),
@@ -275,6 +287,14 @@ def test_taking_out_one_permission_fails_the_run_with_access_denied_in_the_step_
     marker = principal_marker(permission)
     denied = [d for d in result.access_denied if marker in d["principal"] and d["action"] == permission.action]
     assert denied, (permission, result.access_denied)
+    if permission.table_prices:
+        # (or, where only the Price List refresh is lost, the run still succeeds, priced with the table alone, and
+        # the refresh's outcome names the refusal)
+        assert result.status == "SUCCEEDED", result.error
+        assert result.report is not None
+        assert result.report["cost"]["estimate"]["source"] == "catalog"
+        assert any(word in json.dumps(result.price_refresh) for word in DENIED_WORDS), result.price_refresh
+        return
     if permission.late:
         # (or, where only the job's event is lost, the run still succeeds: the fallback check found the end, later)
         assert result.status == "SUCCEEDED", result.error

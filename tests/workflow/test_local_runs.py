@@ -22,7 +22,15 @@ VALID = ROOT / "events" / "datasets" / "support-chat.jsonl"
 BROKEN = ROOT / "events" / "datasets" / "support-chat-broken.jsonl"
 # One run's JSON object has the same keys as a single-dataset `local run --json`.
 RUN_KEYS = JSON_KEYS
-MANY_KEYS = {"status", "runs", "executions_started", "max_concurrent_jobs", "reconciler", "resources"}
+MANY_KEYS = {
+    "status",
+    "runs",
+    "executions_started",
+    "max_concurrent_jobs",
+    "reconciler",
+    "price_refresh",
+    "resources",
+}
 NO_DEPLOYMENT = {"deployment": {"mode": "none"}}
 
 

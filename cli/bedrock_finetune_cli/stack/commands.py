@@ -86,6 +86,22 @@ def register(subparsers: argparse._SubParsersAction[Any]) -> None:
     retire.add_argument("--force", action="store_true", help="retire even what is tagged keep=true")
     retire.set_defaults(func=_retire)
 
+    keep = subparsers.add_parser(
+        "keep",
+        parents=[stack],
+        help="how long a run's kept provisioned throughput stays (renew its deadline)",
+        description="A run that keeps its provisioned throughput with budget.maxDeploymentHours tags it keep-until; "
+        "the reconciler deletes it once that time has passed. Move the time (--hours, --until) or keep it for good "
+        "(--forever: tagged keep=true). Only this stack's throughput is touched.",
+    )
+    keep.add_argument("target", metavar="RUN_OR_THROUGHPUT_ARN")
+    until = keep.add_mutually_exclusive_group(required=True)
+    until.add_argument("--hours", type=float, metavar="H", help="keep it H hours from now")
+    until.add_argument("--until", metavar="TIME", help="keep it until TIME, UTC: 2026-12-31T18:00:00Z")
+    until.add_argument("--forever", action="store_true", help="keep it until deleted by hand (keep=true)")
+    keep.add_argument("--json", action="store_true", help="print exactly one JSON object")
+    keep.set_defaults(func=_keep)
+
     runs = subparsers.add_parser(
         "runs", parents=[stack], help="recent runs of the stack", description="The stack's recent executions."
     )
@@ -138,6 +154,12 @@ def _retire(args: argparse.Namespace) -> int:
     from bedrock_finetune_cli.stack import start  # noqa: PLC0415
 
     return start.retire_command(args)
+
+
+def _keep(args: argparse.Namespace) -> int:
+    from bedrock_finetune_cli.stack import keep  # noqa: PLC0415
+
+    return keep.keep_command(args)
 
 
 def _runs(args: argparse.Namespace) -> int:

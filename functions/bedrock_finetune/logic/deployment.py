@@ -3,7 +3,7 @@ model deployment, and its removal. Deletion treats 'not found' as already done, 
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from botocore.exceptions import ClientError
@@ -34,6 +34,8 @@ def deploy(config: RunConfig, job: JobInfo, job_status: JobStatusOutput, sha256:
     name = deployment_name(config)
     token = naming.request_token(config.execution_arn, sha256, f"deploy-{mode}")
     bedrock = aws.client("bedrock")
+    created_at = clock.now()
+    until = kept_until(config, created_at)
     with aws.transient_errors():
         if mode == "provisioned":
             # No commitmentDuration: a no-commitment throughput can always be deleted, a committed one cannot.
@@ -42,7 +44,7 @@ def deploy(config: RunConfig, job: JobInfo, job_status: JobStatusOutput, sha256:
                 provisionedModelName=name,
                 modelId=model_arn,
                 clientRequestToken=token,
-                tags=tags(config, sha256, keep=config.deployment.keep),
+                tags=tags(config, sha256, keep=config.deployment.keep, keep_until=until),
             )
             arn = response["provisionedModelArn"]
         else:
@@ -56,8 +58,23 @@ def deploy(config: RunConfig, job: JobInfo, job_status: JobStatusOutput, sha256:
             arn = response["customModelDeploymentArn"]
     units = config.deployment.model_units if mode == "provisioned" else None
     return DeploymentInfo(
-        mode=mode, arn=arn, name=name, model_arn=model_arn, model_units=units, created_at=clock.now().isoformat()
+        mode=mode,
+        arn=arn,
+        name=name,
+        model_arn=model_arn,
+        model_units=units,
+        created_at=created_at.isoformat(),
+        kept_until=naming.format_keep_until(until) if until is not None else None,
     )
+
+
+def kept_until(config: RunConfig, created_at: datetime) -> datetime | None:
+    """When a provisioned throughput the run keeps stops being kept (``budget.maxDeploymentHours`` after it was
+    created, to the second); None when it is not kept, is kept for good, or is an on-demand deployment (billed per
+    token, not per hour)."""
+    if config.deployment.mode != "provisioned" or not config.deployment.keep or not config.max_deployment_hours:
+        return None
+    return (created_at + timedelta(hours=config.max_deployment_hours)).replace(microsecond=0)
 
 
 def describe(kind: DeploymentKind, arn: str) -> dict[str, Any]:

@@ -51,6 +51,7 @@ def price(
     records: int = 0,
     jobs: list[cost.Variant] | None = None,
     overrides: cost.PriceOverrides | None = None,
+    table: cost.PriceTable | None = None,
 ) -> tuple[cost.Cost | cost.SweepCost, cost.RunCost]:
     """The training (one job, or every job of ``jobs``) and deployment prices, and the run's total with
     ``smoke_prompts`` smoke-test prompts: what ValidateDataset and ``bedrock-finetune validate`` both print.
@@ -67,6 +68,7 @@ def price(
             model_units=model_units,
             images_seen=records * (epochs or 1),
             overrides=overrides,
+            table=table,
         )
     else:
         training = cost.estimate_sweep(
@@ -77,6 +79,7 @@ def price(
             deployment_mode=deployment_mode,
             model_units=model_units,
             overrides=overrides,
+            table=table,
         )
     prompts = smoke_prompts if deployment_mode != "none" else 0
     run = cost.run_cost(
@@ -88,7 +91,12 @@ def price(
 
 
 def estimate(
-    config: RunConfig, estimated_tokens: int, overrides: cost.PriceOverrides | None, *, records: int = 0
+    config: RunConfig,
+    estimated_tokens: int,
+    overrides: cost.PriceOverrides | None,
+    *,
+    records: int = 0,
+    table: cost.PriceTable | None = None,
 ) -> tuple[cost.Cost | cost.SweepCost, cost.RunCost]:
     """``price`` for the run's configuration (its model, Region, deployment, smoke test and sweep)."""
     return price(
@@ -102,6 +110,7 @@ def estimate(
         records=records,
         jobs=variants(config, records),
         overrides=overrides,
+        table=table,
     )
 
 
@@ -115,14 +124,20 @@ def guard(config: RunConfig, run: cost.RunCost) -> None:
 
 
 def priced(
-    config: RunConfig, estimated_tokens: int, settings: StackSettings, *, records: int = 0
+    config: RunConfig,
+    estimated_tokens: int,
+    settings: StackSettings,
+    *,
+    records: int = 0,
+    table: cost.PriceTable | None = None,
 ) -> tuple[cost.Cost | cost.SweepCost, cost.RunCost] | None:
     """``estimate``, or None when the model cannot be priced (a price missing for its Region): without a budget the
     run goes on unpriced; with one it is refused, since the budget cannot be checked. Wrong price overrides (the
-    stack parameter PriceOverrides) raise ConfigInvalid: every run would be priced wrong."""
+    stack parameter PriceOverrides) raise ConfigInvalid: every run would be priced wrong. ``table``: the prices
+    (default catalog/prices.json; on AWS, with the Price List refresh in place: refresh_prices.current_table)."""
     overrides = cost.parse_overrides(settings.price_overrides or None)
     try:
-        return estimate(config, estimated_tokens, overrides, records=records)
+        return estimate(config, estimated_tokens, overrides, records=records, table=table)
     except ConfigInvalid as exc:
         if config.max_usd is not None:
             raise BudgetExceeded(f"the run has a budget, but its cost cannot be estimated: {exc}") from exc

@@ -307,7 +307,13 @@ def _kept_deployment(report: dict[str, Any]) -> dict[str, Any] | None:
         "provisioned-throughput" if deployment.get("mode") == "provisioned" else "custom-model-deployment"
     )
     arn = str(deployment["arn"])
-    return {"arn": arn, "mode": deployment.get("mode"), "cost": COSTS[kind], "command": remove_command(kind, arn)}
+    return {
+        "arn": arn,
+        "mode": deployment.get("mode"),
+        "cost": COSTS[kind],
+        "command": remove_command(kind, arn),
+        "keptUntil": deployment.get("keptUntil"),
+    }
 
 
 def _leftover(item: Any) -> dict[str, Any]:

@@ -7,6 +7,9 @@ deployment of the account and Region, and for each one
 
 * without this stack's ``managed-by`` and ``stack`` tags: touches nothing (only counts it);
 * tagged ``keep=true``: touches nothing;
+* tagged ``keep-until=<UTC time>`` (a provisioned throughput kept by ``budget.maxDeploymentHours``): touches nothing
+  until that time, then deletes it like any other whose run ended (renewing = moving the tag later); a tag that is
+  not a time is reported and left alone;
 * whose execution still runs (RUNNING, or PENDING_REDRIVE: it may run again): leaves it to its run;
 * otherwise (the execution ended, or never existed): stops the job or deletes the throughput or deployment.
 
@@ -38,7 +41,7 @@ from bedrock_finetune import aws, clock, cost, naming
 from bedrock_finetune.config import StackSettings
 from bedrock_finetune.errors import ConfigInvalid, TransientAwsError
 from bedrock_finetune.logic import deployment as deployments
-from bedrock_finetune.logic import training
+from bedrock_finetune.logic import refresh_prices, training
 from bedrock_finetune.logic.outcome import COSTS
 from bedrock_finetune.logic.reporting import remove_command
 from bedrock_finetune.models import (
@@ -119,18 +122,36 @@ _LISTERS: tuple[tuple[LeftoverKind, Callable[[], list[Listed]]], ...] = (
 )
 
 
-def hourly_usd(item: Listed, settings: StackSettings) -> float:
-    """What a provisioned throughput costs per hour (model units × the catalog's no-commitment price per model-unit
-    hour of its base model, with the stack's price overrides); 0 when its model has no price here."""
+def hourly_usd(item: Listed, prices: cost.PriceTable | None) -> float:
+    """What a provisioned throughput costs per hour (model units × the no-commitment price per model-unit hour of
+    its base model in ``prices``: the table, the Price List refresh and the stack's overrides); 0 when its model has
+    no price here (or ``prices`` is None: the overrides are wrong)."""
     base = item.foundation_model_arn.rsplit("/", 1)[-1]
     region = item.arn.split(":")[3] if item.arn.count(":") >= 3 else ""
+    if prices is None:
+        return 0.0
     try:
         spec = cost.model_for(base, "foundationModelArn")
-        table = cost.apply_overrides(cost.load_table(), cost.parse_overrides(settings.price_overrides or None))
-        price = table.region_prices(spec.id, region).get(cost.PROVISIONED_PER_MODEL_UNIT_HOUR)
+        price = prices.region_prices(spec.id, region).get(cost.PROVISIONED_PER_MODEL_UNIT_HOUR)
     except ConfigInvalid:
         return 0.0
     return 0.0 if price is None else item.units * price.usd
+
+
+def price_table(settings: StackSettings, problems: list[str]) -> cost.PriceTable | None:
+    """The prices the running cost is counted with (None when the stack's PriceOverrides are wrong: reported). A
+    Price List refresh that cannot be read is reported and the table alone is used."""
+    try:
+        overrides = cost.parse_overrides(settings.price_overrides or None)
+    except ConfigInvalid as exc:
+        problems.append(f"the running cost was not counted: {exc}")
+        return None
+    try:
+        table = refresh_prices.current_table(settings, aws.region())
+    except (ClientError, TransientAwsError) as exc:
+        problems.append(f"the Price List refresh could not be read ({_reason(exc)}); priced with the table alone")
+        table = cost.load_table()
+    return cost.apply_overrides(table, overrides)
 
 
 def _reason(exc: Exception) -> str:
@@ -181,6 +202,15 @@ class _Sweep:
         if naming.is_kept(tags):
             self.kept.append(listed.arn)
             return
+        until = naming.keep_until(tags)
+        if until == "malformed":
+            # Nothing is removed on a guess: reported, and kept until the tag is readable.
+            self.kept.append(listed.arn)
+            self.problems.append(
+                f"{_NAMES[listed.kind]} {listed.arn}: left alone, its {naming.TAG_KEEP_UNTIL} tag "
+                f"{tags.get(naming.TAG_KEEP_UNTIL)!r} is not a UTC time such as 2026-12-31T18:00:00Z"
+            )
+            return
         execution = tags.get(naming.TAG_EXECUTION) or None
         try:
             status = self.execution_status(execution)
@@ -194,7 +224,14 @@ class _Sweep:
         if status in LIVE_EXECUTION_STATUSES:
             self.running.append(listed.arn)
             return
+        if until is not None and clock.now() < until:
+            # Kept by budget.maxDeploymentHours, and the time is not up yet.
+            self.kept.append(listed.arn)
+            return
         action, detail, now = self.remove(listed)
+        expired = naming.format_keep_until(until) if until is not None else None
+        if expired is not None and action == "deleted":
+            detail = f"kept until {expired} (budget.maxDeploymentHours) and not renewed: {detail}"
         self.acted.append(
             ReconciledResource(
                 kind=listed.kind,
@@ -206,6 +243,7 @@ class _Sweep:
                 action=action,
                 detail=detail,
                 cost=COSTS[listed.kind],
+                kept_until=expired,
             )
         )
 
@@ -295,16 +333,14 @@ def reconcile(settings: StackSettings, scheduled_time: str | None = None) -> Rec
         report_uri = f"s3://{settings.bucket_name}/{key}"
     ours = set(sweep.running) | set(sweep.kept)
     active = [item for item in listed if item.arn in ours]
+    throughputs = [item for item in active if item.kind == "provisioned-throughput" and item.status != "Failed"]
+    prices = price_table(settings, sweep.problems) if throughputs else None
     return ReconcileOutput(
         jobs_in_progress=sum(item.kind == "model-customization-job" for item in active),
         provisioned_model_units=sum(
             item.units for item in active if item.kind == "provisioned-throughput" and item.status != "Failed"
         ),
-        provisioned_usd_per_hour=math.fsum(
-            hourly_usd(item, settings)
-            for item in active
-            if item.kind == "provisioned-throughput" and item.status != "Failed"
-        ),
+        provisioned_usd_per_hour=math.fsum(hourly_usd(item, prices) for item in throughputs),
         removed=len(removed),
         stack=settings.stack_name,
         started_at=started.isoformat(),
@@ -362,13 +398,16 @@ def _subject(acted: list[ReconciledResource]) -> str:
 
 def _message(settings: StackSettings, acted: list[ReconciledResource]) -> str:
     lines = [
-        f"The reconciler of stack {settings.stack_name} found resources of runs that no longer run "
-        "(their executions ended without removing them, or never existed).",
+        f"The reconciler of stack {settings.stack_name} found resources of runs that no longer run (their "
+        "executions ended without removing them, or never existed), or kept only until a time that has passed "
+        "(budget.maxDeploymentHours).",
         "",
     ]
     for item in acted:
         lines.append(f"- {_NAMES[item.kind]} {item.arn}")
         lines.append(f"  run {item.run_id or '(unknown)'}, execution {item.execution_arn or '(none)'}")
+        if item.kept_until:
+            lines.append(f"  kept until {item.kept_until} (budget.maxDeploymentHours), not renewed")
         lines.append(f"  execution status {item.execution_status}; {item.action}: {item.detail}")
         if item.action == "failed":
             lines.append(f"  STILL THERE ({item.status}): {item.cost}")

@@ -10,7 +10,7 @@ import math
 from datetime import datetime
 from typing import Any, Literal
 
-from bedrock_finetune import aws, clock
+from bedrock_finetune import aws, clock, naming
 from bedrock_finetune.config import RetrainPlan
 from bedrock_finetune.models import ExecutionContext, LeftoverKind, RunState, SweepState
 
@@ -105,6 +105,8 @@ def build_report(
             "modelUnits": state.deployment.model_units,
             "status": state.deployment_status.status if state.deployment_status else None,
             "kept": kept,
+            # budget.maxDeploymentHours: the reconciler deletes the kept throughput at this moment unless renewed.
+            **({"keptUntil": state.deployment.kept_until} if kept and state.deployment.kept_until else {}),
             # True only when a Delete call for it succeeded (ReleaseDeployment or Cleanup): nothing is called
             # deleted that was not.
             "deleted": bool(released and state.release and state.release.deleted) or deleted_by_cleanup,
@@ -330,11 +332,27 @@ def cost_lines(report: dict[str, Any], leftovers: set[Any]) -> list[str]:
     deployment = report.get("deployment") or {}
     per_hour = priced.get("keptDeploymentUsdPerHour")
     if per_hour is not None and deployment.get("arn"):
+        arn = str(deployment["arn"])
         lines.append(
             f"The kept deployment costs ${float(per_hour):.2f} per hour until deleted: "
-            f"{remove_command('provisioned-throughput', str(deployment['arn']))}"
+            f"{remove_command('provisioned-throughput', arn)}"
         )
+        if deployment.get("keptUntil"):
+            lines.append(
+                f"It is kept until {deployment['keptUntil']} (budget.maxDeploymentHours): the reconciler deletes it "
+                f"then, unless renewed: bedrock-finetune keep {report.get('runId')} --hours H, or "
+                f"{renew_command(arn, 'YYYY-MM-DDTHH:MM:SSZ')}"
+            )
     return lines
+
+
+def renew_command(arn: str, until: str) -> str:
+    """The AWS CLI command that keeps a throughput kept by ``budget.maxDeploymentHours`` until ``until`` (UTC,
+    ``YYYY-MM-DDTHH:MM:SSZ``); ``bedrock-finetune keep`` does the same from a run id."""
+    return (
+        f"aws bedrock tag-resource --resource-arn {arn} --tags key={naming.TAG_KEEP_UNTIL},value={until} "
+        f"--region {region_of(arn)}"
+    )
 
 
 def message(report: dict[str, Any]) -> str:

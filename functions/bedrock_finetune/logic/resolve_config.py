@@ -144,6 +144,8 @@ def build_config(
         started_at=utc_instant(execution.start_time),
         sweep=sweep,
         max_usd=(overrides.budget.max_usd if overrides.budget else None) or (settings.default_max_usd or None),
+        max_deployment_hours=(overrides.budget.max_deployment_hours if overrides.budget else None)
+        or (settings.default_max_deployment_hours or None),
     )
 
 

@@ -54,7 +54,9 @@ def effective_polling(polling: PollingSettings) -> PollingSettings:
     )
 
 
-def tags(config: RunConfig, sha256: str, *, keep: bool = False) -> list[dict[str, str]]:
+def tags(
+    config: RunConfig, sha256: str, *, keep: bool = False, keep_until: datetime | None = None
+) -> list[dict[str, str]]:
     """Tags on every resource a run creates (naming.run_tags): Cleanup, the reconciler and people can find what
     belongs to which stack and run."""
     return naming.run_tags(
@@ -64,6 +66,7 @@ def tags(config: RunConfig, sha256: str, *, keep: bool = False) -> list[dict[str
         source_key=config.source.key,
         stack=config.stack_name,
         keep=keep,
+        keep_until=keep_until,
     )
 
 

@@ -16,7 +16,7 @@ from bedrock_finetune import aws, naming
 from bedrock_finetune.catalog import get_model
 from bedrock_finetune.config import RunConfig, S3Location, StackSettings
 from bedrock_finetune.errors import ConfigInvalid, DatasetInvalid, DatasetUnreadable, TransientAwsError
-from bedrock_finetune.logic import estimate
+from bedrock_finetune.logic import estimate, refresh_prices
 from bedrock_finetune.models import ValidateDatasetOutput, ValidatedFile
 from bedrock_finetune.validation import DatasetSource, FileStats, ValidationReport, validate_dataset
 
@@ -47,7 +47,13 @@ def validate(config: RunConfig, settings: StackSettings | None = None) -> Valida
     key = naming.report_key(config.run_id, naming.VALIDATION_REPORT)
     tokens = int(report.stats.tokens.total)
     train_records = sum(item.records for item in report.stats.files if item.role == "train")
-    priced = estimate.priced(config, tokens, settings, records=train_records) if report.valid else None
+    priced = (
+        estimate.priced(
+            config, tokens, settings, records=train_records, table=refresh_prices.current_table(settings, config.region)
+        )
+        if report.valid
+        else None
+    )
     cost_json = priced[0].model_dump(mode="json") if priced is not None else None
     run_json = priced[1].model_dump(mode="json") if priced is not None else None
     document = json.loads(report.model_dump_json())

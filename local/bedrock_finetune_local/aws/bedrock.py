@@ -125,6 +125,10 @@ class LocalBedrockSettings(BaseModel):
     job_quota: int = Field(default=2, ge=1, le=100)
     #: Jobs whose name contains one of these end Failed, whatever ``job_outcome`` says (one sweep variant failing).
     failing_jobs: tuple[str, ...] = ()
+    #: The local Price List (aws/pricing.py): a product's price by usagetype (e.g. ``{"USE1-NovaMicro-Customization-
+    #: Training": 0.0005}``, in the product's own unit) and products taken out of it.
+    price_list_prices: dict[str, float] = Field(default_factory=dict)
+    price_list_removed: tuple[str, ...] = ()
 
 
 _settings = LocalBedrockSettings()

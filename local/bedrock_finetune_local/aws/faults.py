@@ -46,6 +46,7 @@ from botocore.awsrequest import AWSResponse
 from moto.core.botocore_stubber import BotocoreStubber, MockRawResponse
 
 from bedrock_finetune_local.aws import iam
+from bedrock_finetune_local.aws import pricing as local_pricing
 
 __all__ = ["FAULT_SYNTAX", "Fault", "FaultLog", "error_response", "fired_counts", "inject_faults"]
 
@@ -241,6 +242,12 @@ def _intercept(self: BotocoreStubber, event_name: str, request: Any, **kwargs: A
                 fault = log.take(event_name)
                 if fault is not None:
                     return _response(request, fault.service, fault.error_code, f"Injected fault {fault} (local AWS)")
+        # Services moto does not emulate and the workflow calls: the Price List.
+        served = local_pricing.answer(
+            event_name, request, lambda code, message: _response(request, "pricing", code, message)
+        )
+        if served is not None:
+            return served
     return _original_call(self, event_name, request, **kwargs)
 
 

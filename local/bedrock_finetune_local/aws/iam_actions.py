@@ -201,6 +201,8 @@ TABLE: dict[tuple[str, str], tuple[Need, ...]] = {
     ("stepfunctions", "GetExecutionHistory"): (Need("states:GetExecutionHistory", "execution", "{executionArn}"),),
     # No resource type for the task token APIs (Service Authorization Reference, AWS Step Functions).
     ("stepfunctions", "SendTaskSuccess"): (Need("states:SendTaskSuccess", None, STAR),),
+    # The Price List Query API has no resource types (Service Authorization Reference, AWS Price List).
+    ("pricing", "GetProducts"): (Need("pricing:GetProducts", None, STAR),),
     ("sqs", "SendMessage"): (Need("sqs:SendMessage", "queue", "{queue_arn}"),),
     # DynamoDB item operations → the action of the same name on the table (Service Authorization Reference, Amazon
     # DynamoDB: PutItem, GetItem, UpdateItem, DeleteItem and Query take resource type "table").
