@@ -210,6 +210,9 @@ class StackSettings(CamelModel):
     job_event_fallback_seconds: int = 10800
     #: The budget of a run that sets none (0: no budget), and per-price overrides of catalog/prices.json (JSON).
     default_max_usd: float = 0
+    #: The stack parameter PriceRefreshSchedule: "off", or how often RefreshPrices reads the Price List (estimates
+    #: ignore a Price List document when it is off, or when it is older than a few of its intervals).
+    price_refresh_schedule: str = "off"
     #: How long a kept provisioned throughput stays when the run sets no budget.maxDeploymentHours (0: for good).
     default_max_deployment_hours: float = Field(default=0, ge=0, le=MAX_DEPLOYMENT_HOURS)
     price_overrides: str = "{}"

@@ -540,8 +540,11 @@ class RefreshPricesOutput(CamelModel):
     price_list_uri: str
     #: Models whose prices (all or some) now come from the Price List.
     refreshed: list[str]
-    #: Per model whose prices (all or some) still come from the table: why.
+    #: Per model the Price List prices whose prices (all or some) still come from the table: why (a failure, or a
+    #: product missing: the PriceRefreshFallbacks metric counts these).
     fallbacks: dict[str, str]
+    #: Models whose Price List usagetype family prices.json does not know: priced from the table, by design.
+    not_in_price_list: list[str] = Field(default_factory=list)
 
 
 # --- Reconcile ------------------------------------------------------------------------------------------------------

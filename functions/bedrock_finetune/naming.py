@@ -162,15 +162,17 @@ def format_keep_until(moment: datetime) -> str:
 
 
 def keep_until(tags: dict[str, str]) -> datetime | Literal["malformed"] | None:
-    """The moment a ``keep-until`` tag names (None without one; "malformed" when it is not ``YYYY-MM-DDTHH:MM:SSZ``,
-    e.g. renewed by hand in another format)."""
+    """The moment a ``keep-until`` tag names: ISO 8601 with a UTC offset (``2026-12-31T18:00:00Z``, ``...18:00Z``,
+    ``...+01:00``), as renewed by hand or by ``bedrock-finetune keep``. None without one; "malformed" when it is not
+    such a time (a time without an offset is ambiguous: malformed too)."""
     value = tags.get(TAG_KEEP_UNTIL)
     if value is None:
         return None
     try:
-        return datetime.strptime(value.strip(), KEEP_UNTIL_FORMAT).replace(tzinfo=UTC)
+        moment = datetime.fromisoformat(value.strip())
     except ValueError:
         return "malformed"
+    return moment.astimezone(UTC) if moment.tzinfo is not None else "malformed"
 
 
 def kept_now(tags: dict[str, str], now: datetime) -> bool:

@@ -170,7 +170,10 @@ def _classify(usagetype: str, usagetype_prefix: str) -> str | None:
         return "training"
     if rest.endswith("customization-storage"):
         return STORAGE_PER_MONTH
-    if "provisionedthroughput" in rest and "custom" in rest and "nocommit" in rest.replace("-", ""):
+    if "provisionedthroughput" in rest and "nocommit" in rest.replace("-", ""):
+        # A custom model's Provisioned Throughput is priced as its base model's (Bedrock User Guide, "Provisioned
+        # Throughput"): the family's no-commitment row, e.g. USE1-Nova2.0Lite-ProvisionedThroughput-NoCommit-ModelUnits
+        # as the Price List was recorded (prices.json, copy price-list-nova2lite-2026-08-02).
         return PROVISIONED_PER_MODEL_UNIT_HOUR
     if rest.endswith("custom-model"):
         if "input-tokens" in rest:
@@ -191,8 +194,9 @@ def _on_demand_price(document: Mapping[str, Any]) -> tuple[str, float, str | Non
         raise ValueError("no price dimension")
     dimension = next((d for d in dimensions if str(d.get("beginRange", "0")) == "0"), dimensions[0])
     usd = float(dimension["pricePerUnit"]["USD"])
-    if not math.isfinite(usd) or usd < 0:
-        raise ValueError(f"price {usd!r} is not a non-negative number")
+    if not math.isfinite(usd) or usd <= 0:
+        # A zero is a free tier or a placeholder, never what a customization costs: the table's price stands.
+        raise ValueError(f"price {usd!r} is not a positive number")
     effective = term.get("effectiveDate") or document.get("publicationDate")
     as_of = str(effective)[:10] if effective else None
     return str(dimension.get("unit", "")), usd, as_of
@@ -282,6 +286,7 @@ def refresh_region(region: str, *, client: Any = None, table: PriceTable | None 
         result = refresh_prices(model_id, region, client=pricing_client, table=base)
         prices = result.table.region_prices(model_id, region)
         models[model_id] = {
+            "priceListFamily": base.price_list_families.get(model_id),
             "refreshed": {
                 name: {"usd": prices[name].usd, "asOf": prices[name].as_of, "source": prices[name].source}
                 for name in result.refreshed
@@ -308,7 +313,7 @@ def overlay(table: PriceTable, document: Mapping[str, Any] | None, region: str) 
             values = {}
             for name, value in dict(row.get("refreshed") or {}).items():
                 usd = float(value["usd"])
-                if name not in PRICE_FIELDS or not math.isfinite(usd) or usd < 0:
+                if name not in PRICE_FIELDS or not math.isfinite(usd) or usd <= 0:
                     raise ValueError(f"{model_id} {name}: {value!r}")
                 values[name] = Price(
                     usd=usd,

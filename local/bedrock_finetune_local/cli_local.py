@@ -357,9 +357,10 @@ def print_reconciler(result: runner.MultiRunResult, stream: TextIO | None = None
             print(f"  Price List:     FAILED {refresh.get('error')}: prices from the table", file=stream)
         else:
             fallbacks = refresh.get("fallbacks") or {}
+            table_only = refresh.get("notInPriceList") or []
             print(
                 f"  Price List:     {len(refresh.get('refreshed') or [])} models priced from the (local) Price List, "
-                f"{len(fallbacks)} from the table",
+                f"{len(fallbacks)} fell back to the table, {len(table_only)} priced by the table alone",
                 file=stream,
             )
     sweep = result.reconciler

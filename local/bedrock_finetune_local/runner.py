@@ -276,7 +276,7 @@ def local_aws_session(options: RunOptions, log_file: Path) -> Iterator[stack.Sta
         lambda_aws.reset_clients()
         scope.callback(lambda_aws.reset_clients)
         scope.enter_context(_lambda_logs_to(log_file))
-        declared = stack.load_template(stack.project_root()).get("Parameters", {})
+        declared = stack.load_template(stack.project_root()).get("Parameters", {}) if LOCAL_STACK_PARAMETERS else {}
         local_defaults = {name: value for name, value in LOCAL_STACK_PARAMETERS.items() if name in declared}
         deployed = stack.deploy(
             stack_name=options.stack_name,

@@ -147,12 +147,14 @@ def test_every_price_list_error_falls_back_to_the_table(code: str) -> None:
     assert table.region_prices(NOVA_MICRO, "us-east-1") == cost.load_table().region_prices(NOVA_MICRO, "us-east-1")
 
 
-def test_the_local_price_list_prices_exactly_the_tables_models_with_a_family() -> None:
+def test_the_local_price_list_prices_exactly_the_tables_models_with_a_family_in_each_region() -> None:
+    # Every (usagetype prefix and family) with products is a (Region, model) the table prices and maps, and back
     table = cost.load_table()
-    families = {model for model, _ in table.entries if table.price_list_families.get(model)}
-    products = set(local_pricing.iter_usagetypes())
-    for model in families:
-        prefix = f"USE1-{table.price_list_families[model]}-"
-        regions = {region for m, region in table.entries if m == model}
-        if "us-east-1" in regions:
-            assert any(name.startswith(prefix) for name in products), model
+    expected = {
+        f"{table.price_list_region_prefixes[region]}-{table.price_list_families[model]}-"
+        for model, region in table.entries
+        if table.price_list_families.get(model) and table.price_list_region_prefixes.get(region)
+    }
+    training = {name.removesuffix("Customization-Training") for name in local_pricing.iter_usagetypes()
+                if name.endswith("-Customization-Training")}  # fmt: skip
+    assert training == expected

@@ -62,7 +62,7 @@ def test_the_refresh_may_read_the_price_list_and_write_only_under_prices(cfn: Js
     }
     assert granted == {
         ("pricing:GetProducts", "*"),
-        ("s3:PutObject", str({"Fn::Sub": "${DataBucket.Arn}/prices/*"})),
+        ("s3:PutObject", str({"Fn::Sub": "${DataBucket.Arn}/prices/price-list.json"})),
     }
 
 

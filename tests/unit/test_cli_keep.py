@@ -73,8 +73,9 @@ def test_forever_tags_keep_true_and_drops_the_deadline(stack: Stack, capsys: pyt
     assert tags[naming.TAG_KEEP] == "true"
     assert naming.TAG_KEEP_UNTIL not in tags
     # and back to a deadline: keep=true goes, so the reconciler may delete it once the time has passed
-    assert main(["keep", arn, "--until", "2099-01-01T00:00:00Z"]) == 0
-    assert tags_of(arn).get(naming.TAG_KEEP_UNTIL) == "2099-01-01T00:00:00Z"
+    later = naming.format_keep_until(datetime.now(UTC) + timedelta(days=30))
+    assert main(["keep", arn, "--until", later]) == 0
+    assert tags_of(arn).get(naming.TAG_KEEP_UNTIL) == later
     assert naming.TAG_KEEP not in tags_of(arn)
 
 
@@ -85,6 +86,7 @@ def test_forever_tags_keep_true_and_drops_the_deadline(stack: Stack, capsys: pyt
         (["--hours", "9000"], "at most 8760"),
         (["--until", "tomorrow"], "--until expects a UTC time"),
         (["--until", "2001-01-01T00:00:00Z"], "has passed"),
+        (["--until", "2099-01-01T00:00:00Z"], "more than 8760 hours away"),
     ],
 )
 def test_bad_deadlines_are_usage_errors_and_change_nothing(

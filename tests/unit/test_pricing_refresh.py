@@ -314,3 +314,39 @@ def test_a_missing_foreign_or_malformed_document_leaves_the_table(document: Any,
     assert table is load_table()
     assert unused is not None
     assert reason in unused
+
+
+@pytest.mark.parametrize(
+    ("age_hours", "schedule", "stale"),
+    [
+        (1, "rate(1 day)", False),
+        (71, "rate(1 day)", False),
+        (73, "rate(1 day)", True),  # three daily refreshes missed: the refreshes stopped
+        (100, "rate(2 days)", False),
+        (145, "rate(2 days)", True),
+        (73, "cron(0 6 * * ? *)", True),  # a cron schedule counts as daily
+    ],
+)
+def test_a_price_list_document_older_than_three_intervals_is_not_used(
+    age_hours: int, schedule: str, stale: bool
+) -> None:
+    from datetime import timedelta
+
+    from bedrock_finetune import clock
+    from bedrock_finetune.logic.refresh_prices import _stale
+
+    document = {**refreshed_document(), "refreshedAt": (clock.now() - timedelta(hours=age_hours)).isoformat()}
+    reason = _stale(document, schedule)
+    assert (reason is not None) is stale
+    if stale:
+        assert f"{age_hours} hours old" in str(reason)
+
+
+def test_with_the_refresh_off_the_document_is_not_even_read() -> None:
+    from bedrock_finetune.config import StackSettings
+    from bedrock_finetune.logic.refresh_prices import current_table
+
+    # (no AWS at all: a read would fail)
+    assert current_table(StackSettings(bucket_name="no-such-bucket", price_refresh_schedule="off"), "us-east-1") is (
+        load_table()
+    )

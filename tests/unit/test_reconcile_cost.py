@@ -36,6 +36,5 @@ def test_wrong_overrides_are_reported_and_count_nothing() -> None:
     problems: list[str] = []
     settings = StackSettings(bucket_name="b", price_overrides='{"amazon.nova-micro-v1:0": {"trainingPer1kTokens": -1}}')
     assert price_table(settings, problems) is None
-    assert hourly_usd(throughput(2), None) == 0.0
     assert problems
     assert "running cost was not counted" in problems[0]

@@ -6,8 +6,11 @@ time forward."""
 
 from __future__ import annotations
 
+import json
+import time
+import uuid
 from collections.abc import Iterator
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
@@ -41,11 +44,28 @@ def now() -> datetime:
     return CLOCK.datetime()
 
 
-def kept_throughput(deployed: stack.Stack, until: datetime | str) -> str:
-    """A throughput of an ended run of this stack, kept until ``until`` (a time, or a tag value as typed)."""
+def run_in(deployed: stack.Stack, config: dict[str, Any]) -> dict[str, Any]:
+    """Start a console run in this local account and wait for its end: its DescribeExecution."""
+    key = f"uploads/{uuid.uuid4().hex[:8]}.jsonl"
+    runner.admin_client("s3").put_object(Bucket=deployed.bucket, Key=key, Body=VALID.read_bytes())
+    sfn = runner.admin_client("stepfunctions")
+    arn = sfn.start_execution(
+        stateMachineArn=deployed.state_machine_arn,
+        name=f"console-{uuid.uuid4().hex[:12]}",
+        input=json.dumps({"datasetUri": f"s3://{deployed.bucket}/{key}", **config}),
+    )["executionArn"]
+    deadline = time.monotonic() + 120
+    while (described := sfn.describe_execution(executionArn=arn))["status"] == "RUNNING":
+        assert time.monotonic() < deadline, "the run did not end"
+        time.sleep(0.05)
+    return dict(described)
+
+
+def kept_throughput(execution: dict[str, Any], until: datetime | str) -> str:
+    """A throughput of ``execution``'s run of this stack, kept until ``until`` (a time, or a tag value as typed)."""
     tags = naming.run_tags(
-        run="kept-run",
-        execution_arn=deployed.state_machine_arn.replace(":stateMachine:", ":execution:") + ":kept-run",
+        run=str(execution["name"]),
+        execution_arn=str(execution["executionArn"]),
         sha256="0" * 64,
         source_key="inbox/x.jsonl",
         stack=STACK,
@@ -62,6 +82,14 @@ def kept_throughput(deployed: stack.Stack, until: datetime | str) -> str:
     return arn
 
 
+@pytest.fixture
+def succeeded(deployed: stack.Stack) -> dict[str, Any]:
+    """A run of this stack that SUCCEEDED (no deployment of its own)."""
+    execution = run_in(deployed, {"deployment": {"mode": "none"}})
+    assert execution["status"] == "SUCCEEDED"
+    return execution
+
+
 def throughputs() -> set[str]:
     return {
         item["provisionedModelArn"]
@@ -69,9 +97,11 @@ def throughputs() -> set[str]:
     }
 
 
-def test_kept_until_a_time_means_kept_until_then_and_deleted_after(deployed: stack.Stack) -> None:
-    # Given a throughput kept for two hours by its run's budget
-    arn = kept_throughput(deployed, now() + timedelta(hours=2))
+def test_kept_until_a_time_means_kept_until_then_and_deleted_after(
+    deployed: stack.Stack, succeeded: dict[str, Any]
+) -> None:
+    # Given a throughput of a run that succeeded, kept for two hours by the run's budget
+    arn = kept_throughput(succeeded, now() + timedelta(hours=2))
 
     # When the reconciler fires within the two hours: it is left alone, counted as kept and in the running cost
     early = runner.fire_reconciler(deployed, 0)
@@ -97,9 +127,9 @@ def test_kept_until_a_time_means_kept_until_then_and_deleted_after(deployed: sta
     assert late["notification"]["subject"] == "bedrock-finetune reconciler: deleted provisioned throughput x1"
 
 
-def test_renewed_by_moving_the_tag_later_it_stays(deployed: stack.Stack) -> None:
+def test_renewed_by_moving_the_tag_later_it_stays(deployed: stack.Stack, succeeded: dict[str, Any]) -> None:
     # Given a throughput kept for one hour, renewed before the hour is up for a day
-    arn = kept_throughput(deployed, now() + timedelta(hours=1))
+    arn = kept_throughput(succeeded, now() + timedelta(hours=1))
     renewed = naming.format_keep_until(now() + timedelta(days=1))
     bedrock().tag_resource(resourceARN=arn, tags=[{"key": naming.TAG_KEEP_UNTIL, "value": renewed}])
 
@@ -114,8 +144,10 @@ def test_renewed_by_moving_the_tag_later_it_stays(deployed: stack.Stack) -> None
     assert arn in throughputs()
 
 
-def test_a_keep_until_that_is_not_a_time_is_left_alone_and_reported(deployed: stack.Stack) -> None:
-    arn = kept_throughput(deployed, "next tuesday")
+def test_a_keep_until_that_is_not_a_time_is_left_alone_and_reported(
+    deployed: stack.Stack, succeeded: dict[str, Any]
+) -> None:
+    arn = kept_throughput(succeeded, "next tuesday")
 
     CLOCK.advance(48 * 3600)
     result = runner.fire_reconciler(deployed, 0)
@@ -128,9 +160,9 @@ def test_a_keep_until_that_is_not_a_time_is_left_alone_and_reported(deployed: st
     assert "'next tuesday'" in problem
 
 
-def test_keep_true_still_wins_over_an_expired_keep_until(deployed: stack.Stack) -> None:
+def test_keep_true_still_wins_over_an_expired_keep_until(deployed: stack.Stack, succeeded: dict[str, Any]) -> None:
     # Given a throughput kept for good (keep=true) that also carries an expired keep-until
-    arn = kept_throughput(deployed, now() + timedelta(hours=1))
+    arn = kept_throughput(succeeded, now() + timedelta(hours=1))
     bedrock().tag_resource(resourceARN=arn, tags=[{"key": naming.TAG_KEEP, "value": "true"}])
 
     CLOCK.advance(3 * 3600)
@@ -139,6 +171,57 @@ def test_keep_true_still_wins_over_an_expired_keep_until(deployed: stack.Stack) 
     assert result is not None
     assert result["kept"] == [arn]
     assert arn in throughputs()
+
+
+def test_a_keep_until_in_another_offset_counts_and_a_failed_runs_is_deleted_at_once(
+    deployed: stack.Stack, succeeded: dict[str, Any]
+) -> None:
+    # Given a throughput renewed by hand with an offset, and one of a run that FAILED (its Cleanup could not delete
+    # it), kept for a day
+    later = (now() + timedelta(hours=3)).astimezone(timezone(timedelta(hours=2))).isoformat(timespec="minutes")
+    renewed = kept_throughput(succeeded, later)
+    failed = run_in(deployed, {"baseModelId": "no.such-model-v1:0"})
+    assert failed["status"] == "FAILED"
+    of_failed_run = kept_throughput(failed, now() + timedelta(days=1))
+
+    # When the reconciler fires
+    result = runner.fire_reconciler(deployed, 0)
+
+    # Then the renewed one is kept, the failed run's is deleted now: only a run that succeeded keeps a deployment
+    assert result is not None
+    assert result["problems"] == []
+    assert result["kept"] == [renewed]
+    (acted,) = result["acted"]
+    assert (acted["arn"], acted["action"], acted["executionStatus"]) == (of_failed_run, "deleted", "FAILED")
+    assert throughputs() == {renewed}
+
+
+def test_a_run_keeps_its_throughput_until_max_deployment_hours_then_the_reconciler_deletes_it(
+    deployed: stack.Stack,
+) -> None:
+    # Given a run that keeps its provisioned throughput with a two-hour budget
+    execution = run_in(deployed, KEPT_FOR_TWO_HOURS)
+    assert execution["status"] == "SUCCEEDED"
+    (arn,) = throughputs()
+    tags = naming.tag_map(bedrock().list_tags_for_resource(resourceARN=arn)["tags"])
+    assert naming.TAG_KEEP not in tags
+    until = naming.keep_until(tags)
+    assert isinstance(until, datetime)
+    assert timedelta(hours=1) < until - now() <= timedelta(hours=2)
+
+    # When the reconciler fires just before the deadline, and again just after it
+    CLOCK.advance((until - now()).total_seconds() - 60)
+    before = runner.fire_reconciler(deployed, 0)
+    CLOCK.advance(120)
+    after = runner.fire_reconciler(deployed, 0)
+
+    # Then it was kept, then deleted, by the reconciler's own role
+    assert before is not None
+    assert after is not None
+    assert before["kept"] == [arn]
+    assert [(item["arn"], item["action"]) for item in after["acted"]] == [(arn, "deleted")]
+    assert after["accessDenied"] == []
+    assert throughputs() == set()
 
 
 def test_a_run_with_max_deployment_hours_tags_its_kept_throughput_and_says_until_when() -> None:

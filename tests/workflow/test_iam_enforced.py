@@ -29,9 +29,9 @@ SCENARIOS: dict[str, dict[str, Any]] = {
     "compare": {"config": {"smokeTest": {"compareWithBase": True}}},
     # No validation split: the staged training file is a server-side copy of the pinned version.
     "nosplit": {"config": {"validationSplitPercent": 0}},
-    # No Price List refresh yet (or PriceRefreshSchedule off): ValidateDataset finds no price document and prices
-    # with the table; S3 says "missing" (404) rather than 403 only to a caller that may list the prefix.
-    "noprices": {"stack_parameters": {"PriceRefreshSchedule": "off"}},
+    # No Price List refresh yet (deployed, its schedule not fired): ValidateDataset finds no price document and
+    # prices with the table; S3 says "missing" (404) rather than 403 only to a caller that may list the prefix.
+    "noprices": {"refresh_prices": False},
     # The job's state change event never comes: the fallback check finds the job ended and AwaitJobEnd resumes the
     # execution itself (SendTaskSuccess as its own role).
     "dropped": {"drop_events": True},

@@ -44,6 +44,10 @@ def test_a_price_cut_in_the_price_list_is_what_the_run_is_estimated_with() -> No
     assert refresh.get("accessDenied") == [], refresh
     assert NOVA_MICRO in refresh["refreshed"]
     assert refresh["priceListUri"].endswith("/prices/price-list.json")
+    # (every model the Price List prices gave all its prices: nothing fell back, PriceRefreshFallbacks is 0; the
+    # models it does not price are counted apart)
+    assert refresh["fallbacks"] == {}
+    assert "amazon.titan-text-express-v1:0:8k" in refresh["notInPriceList"]
     # And ValidateDataset priced the run with it
     estimate = estimate_of(result)
     assert estimate["pricePer1kTrainingTokens"] == CUT_PRICE
@@ -90,7 +94,7 @@ def test_with_the_schedule_off_nothing_refreshes_and_the_table_prices_the_run() 
     assert result.status == "SUCCEEDED", result.error
     assert result.price_refresh is None  # the schedule is DISABLED: Scheduler never invokes it
     assert estimate_of(result)["pricePer1kTrainingTokens"] == TABLE_PRICE
-    assert result.access_denied == []  # the missing document is a 404 to ValidateDataset (ListBucket on prices/*)
+    assert result.access_denied == []  # (with the refresh off, no document is read at all)
 
 
 def test_a_stack_price_override_wins_over_the_price_list() -> None:
@@ -105,7 +109,7 @@ def test_a_stack_price_override_wins_over_the_price_list() -> None:
 
 def test_the_reconcilers_running_cost_uses_the_refreshed_price(tmp_path: Path) -> None:
     # Given a Price List whose Nova Micro throughput rate differs from the table's, refreshed by the schedule
-    rate = "USE1-NovaMicro-ProvisionedThroughput-CustomModel-NoCommit"
+    rate = "USE1-NovaMicro-ProvisionedThroughput-NoCommit-ModelUnits"
     options = runner.RunOptions(dataset=VALID, price_list_prices={rate: 12.5})
     with runner.local_aws_session(options, tmp_path / "lambda.log") as deployed:
         refresh = runner.fire_schedule(deployed, "RefreshPricesFunction", 0)

@@ -34,6 +34,8 @@ def deadline(args: argparse.Namespace, now: datetime) -> datetime | None:
             raise UsageError(f"--until expects a UTC time such as 2026-12-31T18:00:00Z, got {args.until!r}") from None
         if moment <= now:
             raise UsageError(f"--until {args.until} has passed: the reconciler would delete the throughput at once")
+        if moment > now + timedelta(hours=MAX_DEPLOYMENT_HOURS):
+            raise UsageError(f"--until {args.until} is more than {MAX_DEPLOYMENT_HOURS} hours away: use --forever")
         return moment
     hours = args.hours
     if not 0 < hours <= MAX_DEPLOYMENT_HOURS:

@@ -313,6 +313,7 @@ def _kept_deployment(report: dict[str, Any]) -> dict[str, Any] | None:
         "cost": COSTS[kind],
         "command": remove_command(kind, arn),
         "keptUntil": deployment.get("keptUntil"),
+        "usdPerHour": (report.get("cost") or {}).get("keptDeploymentUsdPerHour"),
     }
 
 

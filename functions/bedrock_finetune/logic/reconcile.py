@@ -7,9 +7,9 @@ deployment of the account and Region, and for each one
 
 * without this stack's ``managed-by`` and ``stack`` tags: touches nothing (only counts it);
 * tagged ``keep=true``: touches nothing;
-* tagged ``keep-until=<UTC time>`` (a provisioned throughput kept by ``budget.maxDeploymentHours``): touches nothing
-  until that time, then deletes it like any other whose run ended (renewing = moving the tag later); a tag that is
-  not a time is reported and left alone;
+* tagged ``keep-until=<UTC time>`` (a provisioned throughput kept by ``budget.maxDeploymentHours``): when its run
+  SUCCEEDED, touches nothing until that time, then deletes it like any other whose run ended (renewing = moving the
+  tag later); a failed run's is deleted at once; a tag that is not a time is reported and left alone;
 * whose execution still runs (RUNNING, or PENDING_REDRIVE: it may run again): leaves it to its run;
 * otherwise (the execution ended, or never existed): stops the job or deletes the throughput or deployment.
 
@@ -224,8 +224,10 @@ class _Sweep:
         if status in LIVE_EXECUTION_STATUSES:
             self.running.append(listed.arn)
             return
-        if until is not None and clock.now() < until:
-            # Kept by budget.maxDeploymentHours, and the time is not up yet.
+        if until is not None and status == "SUCCEEDED" and clock.now() < until:
+            # Kept by budget.maxDeploymentHours, and the time is not up yet. Only a run that succeeded keeps its
+            # deployment: the tag is set when the throughput is created, so a failed run's (its Cleanup could not
+            # delete it) is removed now, not at the deadline.
             self.kept.append(listed.arn)
             return
         action, detail, now = self.remove(listed)
@@ -317,6 +319,10 @@ def reconcile(settings: StackSettings, scheduled_time: str | None = None) -> Rec
     for item in listed:
         sweep.examine(item)
 
+    ours = set(sweep.running) | set(sweep.kept)
+    active = [item for item in listed if item.arn in ours]
+    throughputs = [item for item in active if item.kind == "provisioned-throughput" and item.status != "Failed"]
+    prices = price_table(settings, sweep.problems) if throughputs else None
     removed = [item for item in sweep.acted if item.action != "already-ended"]
     notification = None
     if removed:
@@ -331,10 +337,6 @@ def reconcile(settings: StackSettings, scheduled_time: str | None = None) -> Rec
         report = _report(settings, started, scheduled_time, sweep, notification)
         aws.put_json(settings.bucket_name, key, json.dumps(report, indent=2))
         report_uri = f"s3://{settings.bucket_name}/{key}"
-    ours = set(sweep.running) | set(sweep.kept)
-    active = [item for item in listed if item.arn in ours]
-    throughputs = [item for item in active if item.kind == "provisioned-throughput" and item.status != "Failed"]
-    prices = price_table(settings, sweep.problems) if throughputs else None
     return ReconcileOutput(
         jobs_in_progress=sum(item.kind == "model-customization-job" for item in active),
         provisioned_model_units=sum(

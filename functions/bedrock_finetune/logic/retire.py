@@ -46,8 +46,8 @@ def retire(request: RetireInput, settings: StackSettings, now: datetime | None =
     ]
     if kept and not request.force:
         raise RetireRefused(
-            f'{", ".join(kept)} tagged keep=true: nothing was deleted. Start again with "force": true to retire '
-            "it anyway, or remove the keep tag"
+            f"{', '.join(kept)} tagged keep=true (or keep-until a time to come): nothing was deleted. Start again "
+            'with "force": true to retire it anyway, or remove the keep tag'
         )
     done = [_retire_one(model) for model in models]
     report = {
@@ -115,11 +115,11 @@ def _serving(arn: str, settings: StackSettings) -> _Served:
         for page in bedrock.get_paginator("list_provisioned_model_throughputs").paginate(modelArnEquals=arn):
             for item in page.get("provisionedModelSummaries", []):
                 server = str(item["provisionedModelArn"])
-                servers.append(("provisioned", server, naming.is_kept(aws.bedrock_tags(server) or {})))
+                servers.append(("provisioned", server, naming.kept_now(aws.bedrock_tags(server) or {}, clock.now())))
         for page in bedrock.get_paginator("list_custom_model_deployments").paginate(modelArnEquals=arn):
             for item in page.get("modelDeploymentSummaries", []):
                 server = str(item["customModelDeploymentArn"])
-                servers.append(("on-demand", server, naming.is_kept(aws.bedrock_tags(server) or {})))
+                servers.append(("on-demand", server, naming.kept_now(aws.bedrock_tags(server) or {}, clock.now())))
     return _Served(arn, naming.is_kept(tags), servers)
 
 

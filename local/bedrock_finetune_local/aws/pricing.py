@@ -19,7 +19,10 @@ service model, protocol ``json``):
   ``terms.OnDemand.<sku>.<offer>.priceDimensions``.
 
 The products are those of ``catalog/prices.json`` (every model with a ``priceListFamily``, in every Region with a
-usagetype prefix), built the way the Price List names them (``USE1-NovaMicro-Customization-Training``...), plus
+usagetype prefix), named and priced per unit the way the one recorded reading of the Price List shows them
+(prices.json, copy ``price-list-nova2lite-2026-08-02``: ``USE1-Nova2.0Lite-Customization-Training`` per 1K tokens,
+``-Customization-Storage`` per model per month, ``-ProvisionedThroughput-NoCommit-ModelUnits`` per hour,
+``-input-tokens-custom-model`` per 1K tokens); other families are assumed to follow the same pattern. Plus
 products of the same family that are *not* a custom model's price (base-model inference, batch, cache reads), which a
 reader must skip. ``LocalBedrockSettings.price_list_prices`` changes a product's price by usagetype (a price cut the
 table does not know yet); ``price_list_removed`` takes products out.
@@ -61,16 +64,17 @@ _PRODUCTS: dict[str, tuple[str, str, float]] = {
     TRAINING_PER_1K_TOKENS: ("Customization-Training", "1K tokens", 1.0),
     TRAINING_PER_IMAGE: ("Customization-Training", "Image", 1.0),
     STORAGE_PER_MONTH: ("Customization-Storage", "Model/Month", 1.0),
-    PROVISIONED_PER_MODEL_UNIT_HOUR: ("ProvisionedThroughput-CustomModel-NoCommit", "ModelUnit-Hour", 1.0),
-    # The Price List quotes inference per million tokens.
-    ON_DEMAND_PER_1K_INPUT_TOKENS: ("input-tokens-custom-model", "1M tokens", 1000.0),
-    ON_DEMAND_PER_1K_OUTPUT_TOKENS: ("output-tokens-custom-model", "1M tokens", 1000.0),
+    PROVISIONED_PER_MODEL_UNIT_HOUR: ("ProvisionedThroughput-NoCommit-ModelUnits", "Hour", 1.0),
+    ON_DEMAND_PER_1K_INPUT_TOKENS: ("input-tokens-custom-model", "1K tokens", 1.0),
+    ON_DEMAND_PER_1K_OUTPUT_TOKENS: ("output-tokens-custom-model", "1K tokens", 1.0),
 }
-#: Products of a model's family that are not its custom model's prices (a reader must not take them for one).
+#: Products of a model's family that are not its custom model's prices (a reader must not take them for one):
+#: base-model inference, batch, cache reads and committed throughput.
 _OTHER_PRODUCTS = (
-    ("input-tokens", "1M tokens", 0.035),
-    ("input-tokens-batch-custom-model", "1M tokens", 0.0175),
-    ("cache-read-input-token-count", "1M tokens", 0.00875),
+    ("input-tokens", "1K tokens", 0.000035),
+    ("input-tokens-batch-custom-model", "1K tokens", 0.0000175),
+    ("cache-read-input-token-count", "1K tokens", 0.00000875),
+    ("ProvisionedThroughput-1Month-ModelUnits", "Hour", 1.0),
 )
 
 
@@ -161,7 +165,9 @@ def _matches(attributes: dict[str, Any], item: dict[str, Any]) -> bool:
         raise PricingError("InvalidParameterException", f"Input validation error: unknown filter type {kind!r}")
     if not isinstance(field, str) or not field or not isinstance(value, str):
         raise PricingError("InvalidParameterException", "Input validation error: a filter needs a Field and a Value")
-    actual = attributes.get(field)
+    # ServiceCode is a documented filter field (GetProducts: "ServiceCode ... and any of the product attributes");
+    # products carry it as the "servicecode" attribute.
+    actual = attributes.get("servicecode") if field == "ServiceCode" else attributes.get(field)
     if kind in ("TERM_MATCH", "EQUALS"):
         return actual == value
     if kind == "CONTAINS":
