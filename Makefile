@@ -5,9 +5,10 @@ PYTHON ?= python3.11
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
-# Three workers on two cores: a local run spends part of its time waiting (threads, the virtual clock's quiet
-# period), so a third worker fills it (measured: 1,768 tests in 369 s with three workers, 414 s with two).
-PYTEST_WORKERS ?= 3
+# Two workers, one per core. Three were faster (1,768 tests in 369 s against 414 s: a local run spends part of its
+# time waiting) but the extra contention made one sweep test fail about once in 18 runs (States.Runtime in the
+# Distributed Map of the local interpreter; see the session 5 note), so not before that race is understood.
+PYTEST_WORKERS ?= 2
 GATE_JOBS ?= 4
 PIP_QUIET := --quiet --disable-pip-version-check
 
