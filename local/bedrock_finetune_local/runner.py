@@ -36,9 +36,6 @@ from bedrock_finetune_local.clock import CLOCK
 Via = Literal["inbox", "console"]
 Status = Literal["SUCCEEDED", "FAILED", "TIMED_OUT", "NO_EXECUTION", "ABORTED"]
 
-# Local runs use the template's defaults: every wait is on the virtual clock (simulated time jumps ahead while the
-# workflow waits), so a run takes seconds of wall time at the intervals a deployed stack uses.
-LOCAL_STACK_PARAMETERS: dict[str, str] = {}
 NO_EXECUTION_GRACE_SECONDS = 1.5
 HISTORY_INTERVAL_SECONDS = 0.4
 
@@ -276,11 +273,9 @@ def local_aws_session(options: RunOptions, log_file: Path) -> Iterator[stack.Sta
         lambda_aws.reset_clients()
         scope.callback(lambda_aws.reset_clients)
         scope.enter_context(_lambda_logs_to(log_file))
-        declared = stack.load_template(stack.project_root()).get("Parameters", {}) if LOCAL_STACK_PARAMETERS else {}
-        local_defaults = {name: value for name, value in LOCAL_STACK_PARAMETERS.items() if name in declared}
         deployed = stack.deploy(
             stack_name=options.stack_name,
-            parameters={**local_defaults, **options.stack_parameters},
+            parameters=dict(options.stack_parameters),
             edit=options.template_edit,
         )
         # From here on every call is authorized as the principal that makes it (the runner itself is the

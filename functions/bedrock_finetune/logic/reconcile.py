@@ -126,10 +126,10 @@ def hourly_usd(item: Listed, prices: cost.PriceTable | None) -> float:
     """What a provisioned throughput costs per hour (model units × the no-commitment price per model-unit hour of
     its base model in ``prices``: the table, the Price List refresh and the stack's overrides); 0 when its model has
     no price here (or ``prices`` is None: the overrides are wrong)."""
-    base = item.foundation_model_arn.rsplit("/", 1)[-1]
-    region = item.arn.split(":")[3] if item.arn.count(":") >= 3 else ""
     if prices is None:
         return 0.0
+    base = item.foundation_model_arn.rsplit("/", 1)[-1]
+    region = item.arn.split(":")[3] if item.arn.count(":") >= 3 else ""
     try:
         spec = cost.model_for(base, "foundationModelArn")
         price = prices.region_prices(spec.id, region).get(cost.PROVISIONED_PER_MODEL_UNIT_HOUR)
